@@ -1,0 +1,28 @@
+# The two commands (see README):
+#   make main   set up, fetch MNIST, run the main job
+#   make test   set up, lint, and run the tests and the parity suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup main test lint
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -W error -m compileall -q scratchnet
+
+test: lint
+	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+main: setup
+	$(PY) -m scratchnet data fetch mnist
+	$(PY) examples/mnist_cnn.py
