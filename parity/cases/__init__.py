@@ -1,0 +1,36 @@
+"""The one table of parity cases, in report order: ``CASES``.
+
+Each submodule holds one item of issue #4 and exports ``CASES``; pytest
+(``parity/test_*.py``) and the report (``python -m parity``) both read this
+list, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from parity.cases import activations, layers, losses, optimizers
+
+GROUPS = {
+    "activations": activations.CASES,
+    "layers": layers.CASES,
+    "losses": losses.CASES,
+    "optimizers": optimizers.CASES,
+}
+
+# group -> section title in the report
+TITLES = {
+    "activations": "1. Activations: forward and gradient, every flag value",
+    "layers": "2. Layers: outputs, input gradients and parameter gradients",
+    "losses": "3. Losses: values and gradients on both paths",
+    "optimizers": f"4. Optimizers: {optimizers.STEPS}-step trajectories, weights and slots",
+}
+
+CASES = [case for cases in GROUPS.values() for case in cases]
+
+_ids = [case.id for case in CASES]
+if len(set(_ids)) != len(_ids):
+    raise RuntimeError("parity case ids must be unique")
+
+
+def cases_in(group: str):
+    """The cases of one group (a test module's share of the table)."""
+    return GROUPS[group]

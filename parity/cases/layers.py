@@ -1,0 +1,253 @@
+r"""Item 2: every layer configuration, outputs and input/parameter gradients.
+
+Both sides get the same weights (standard normal draws, so a bias that is
+wrongly ignored shows), the same input and the same random upstream gradient
+``dy``; TF's gradients come from ``tf.GradientTape(output_gradients=dy)`` with
+respect to the input and ``layer.trainable_weights`` (Keras order
+``[kernel, bias]``, as ``scratchnet`` keeps them). Every layer runs in
+inference mode (``training=False``).
+
+Pooling inputs are small integers (-2..2) in most cases, so almost every
+window holds a tie: TF's max-pool gradient goes to the FIRST maximum of the
+window in row-major order, and overlapping windows (strides < pool) add up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from parity._harness import Case, Comparison
+from parity._tf import tf_keras, vjp
+
+BATCH = 2
+
+
+def _random_weights(rng, shapes, dtype):
+    return [rng.standard_normal(s).astype(dtype) for s in shapes]
+
+
+def _compare_layer(scratch_layer, keras_layer, x, rng, dtype, weighted=True) -> list[Comparison]:
+    """Build both layers for ``x``, give them the same weights, compare y, dL/dx and dL/dw."""
+    scratch_layer.build(x.shape[1:], rng)
+    keras_layer.build((None, *x.shape[1:]))
+    names = []
+    if weighted:
+        shapes = [w.shape for w in keras_layer.get_weights()]
+        weights = _random_weights(rng, shapes, dtype)
+        keras_layer.set_weights(weights)
+        scratch_layer.set_weights(weights)
+        names = [v.name for v in keras_layer.trainable_weights]
+    y = scratch_layer.forward(x, training=False)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = scratch_layer.backward(dy)
+    y_tf, (dx_tf,), dw_tf = vjp(
+        lambda t: keras_layer(t, training=False), [x], dy, keras_layer.trainable_weights
+    )
+    out = [
+        Comparison("output", y, y_tf, "value"),
+        Comparison("dL/dx", dx, dx_tf, "gradient"),
+    ]
+    if weighted:
+        out.append(
+            Comparison(
+                "weight shapes, Keras order",
+                _shape_code([w.shape for w in scratch_layer.weights]),
+                _shape_code(shapes),
+                check_dtype=False,
+            )
+        )
+        for name, g, g_tf in zip(names, scratch_layer.grads, dw_tf, strict=True):
+            out.append(Comparison(f"dL/d{name}", g, g_tf, "gradient"))
+    return out
+
+
+def _shape_code(shapes) -> np.ndarray:
+    """A list of shapes as one integer array ``[ndim, *shape, ndim, *shape, ...]``."""
+    return np.array([n for s in shapes for n in (len(s), *s)], dtype=np.int64)
+
+
+# --- Conv2D ---------------------------------------------------------------------------------
+
+
+def _conv_case(filters, kernel, strides, padding, hw, channels, use_bias=True, activation=None):
+    def run(dtype, rng):
+        from scratchnet.layers import Conv2D
+
+        _, keras = tf_keras()
+        args = dict(
+            filters=filters,
+            kernel_size=kernel,
+            strides=strides,
+            padding=padding,
+            activation=activation,
+            use_bias=use_bias,
+            dtype=dtype,
+        )
+        keras_layer = keras.layers.Conv2D(
+            **args, data_format="channels_last", dilation_rate=1, groups=1
+        )
+        x = rng.standard_normal((BATCH, *hw, channels)).astype(dtype)
+        return _compare_layer(Conv2D(**args), keras_layer, x, rng, dtype)
+
+    name = (
+        f"Conv2D(filters={filters}, kernel={kernel}, strides={strides}, padding={padding}, "
+        f"use_bias={use_bias}, activation={activation}) on {hw[0]}x{hw[1]}x{channels}"
+    )
+    return Case("layers", name, run, needs=("layers",))
+
+
+CONV_CASES = [
+    _conv_case(4, 3, s, p, (h, h), 3) for s in (1, 2, 3) for p in ("valid", "same") for h in (7, 8)
+] + [
+    _conv_case(2, 3, 1, "same", (8, 8), 1),
+    _conv_case(2, 3, 2, "valid", (7, 7), 1),
+    _conv_case(4, 3, 2, "same", (7, 8), 3, use_bias=False),
+    _conv_case(4, 3, 1, "valid", (8, 7), 2, use_bias=False),
+    _conv_case(3, (2, 4), (1, 2), "same", (7, 9), 2),
+    _conv_case(3, (3, 2), (3, 1), "valid", (10, 6), 2),
+    _conv_case(5, 1, 1, "valid", (5, 6), 4),
+    _conv_case(3, 5, 1, "valid", (5, 5), 2),
+    _conv_case(3, 4, 2, "same", (9, 10), 2),
+    _conv_case(4, 3, 1, "same", (6, 6), 3, activation="relu"),
+]
+
+# --- pooling --------------------------------------------------------------------------------
+
+
+def _pool_case(kind, pool, strides, padding, hw=(7, 8), ties=True):
+    def run(dtype, rng):
+        from scratchnet import layers
+
+        _, keras = tf_keras()
+        args = dict(pool_size=pool, strides=strides, padding=padding, dtype=dtype)
+        keras_layer = getattr(keras.layers, kind)(**args, data_format="channels_last")
+        shape = (BATCH, *hw, 3)
+        if ties:
+            x = rng.integers(-2, 3, size=shape).astype(dtype)
+        else:
+            x = rng.standard_normal(shape).astype(dtype)
+        return _compare_layer(getattr(layers, kind)(**args), keras_layer, x, rng, dtype, False)
+
+    name = f"{kind}(pool={pool}, strides={strides}, padding={padding}) on {hw[0]}x{hw[1]}" + (
+        ", with ties" if ties else ""
+    )
+    return Case("layers", name, run, needs=("layers",))
+
+
+POOL_CASES = [
+    _pool_case(kind, pool, strides, padding)
+    for kind in ("MaxPooling2D", "AveragePooling2D")
+    for pool in (2, 3, (2, 3))
+    for strides in (None, 1, 2)
+    for padding in ("valid", "same")
+] + [
+    _pool_case("MaxPooling2D", 2, None, "valid", hw=(8, 8), ties=False),
+    _pool_case("MaxPooling2D", 3, 2, "same", hw=(9, 6), ties=False),
+    _pool_case("AveragePooling2D", 3, 2, "same", hw=(9, 6), ties=False),
+    _pool_case("MaxPooling2D", (3, 2), (1, 3), "same", hw=(5, 7)),
+]
+
+# --- Dense, Flatten, Dropout, Activation, LeakyReLU -----------------------------------------
+
+
+def _dense_case(units, features, use_bias=True, activation=None):
+    def run(dtype, rng):
+        from scratchnet.layers import Dense
+
+        _, keras = tf_keras()
+        args = dict(units=units, activation=activation, use_bias=use_bias, dtype=dtype)
+        x = rng.standard_normal((4, features)).astype(dtype)
+        return _compare_layer(Dense(**args), keras.layers.Dense(**args), x, rng, dtype)
+
+    name = f"Dense(units={units}, use_bias={use_bias}, activation={activation}) on {features}"
+    return Case("layers", name, run, needs=("layers",))
+
+
+def _shape_layer_case(name, make_scratch, make_keras, shape):
+    def run(dtype, rng):
+        _, keras = tf_keras()
+        x = (3.0 * rng.standard_normal((BATCH, *shape))).astype(dtype)
+        return _compare_layer(make_scratch(dtype), make_keras(keras, dtype), x, rng, dtype, False)
+
+    return Case("layers", name, run, needs=("layers",))
+
+
+def _flatten(dtype):
+    from scratchnet.layers import Flatten
+
+    return Flatten(dtype=dtype)
+
+
+def _dropout(dtype):
+    from scratchnet.layers import Dropout
+
+    return Dropout(0.5, seed=3, dtype=dtype)
+
+
+def _activation_layer(name):
+    def make(dtype):
+        from scratchnet.layers import Activation
+
+        return Activation(name, dtype=dtype)
+
+    return make
+
+
+def _leaky(slope):
+    def make(dtype):
+        from scratchnet.layers import LeakyReLU
+
+        if slope is None:
+            return LeakyReLU(dtype=dtype)
+        return LeakyReLU(negative_slope=slope, dtype=dtype)
+
+    return make
+
+
+def _keras_leaky(slope):
+    def make(keras, dtype):
+        if slope is None:
+            return keras.layers.LeakyReLU(dtype=dtype)
+        return keras.layers.LeakyReLU(negative_slope=slope, dtype=dtype)
+
+    return make
+
+
+OTHER_CASES = [
+    _dense_case(5, 6),
+    _dense_case(5, 6, use_bias=False),
+    _dense_case(3, 7, activation="relu"),
+    _dense_case(4, 5, activation="tanh"),
+    _dense_case(10, 12, activation="softmax"),
+    _dense_case(1, 9, activation="sigmoid"),
+    _shape_layer_case(
+        "Flatten on (3, 4, 5) (channels-last order)",
+        _flatten,
+        lambda keras, dtype: keras.layers.Flatten(data_format="channels_last", dtype=dtype),
+        (3, 4, 5),
+    ),
+    _shape_layer_case(
+        "Dropout(rate=0.5) in inference mode",
+        _dropout,
+        lambda keras, dtype: keras.layers.Dropout(0.5, seed=3, dtype=dtype),
+        (4, 5),
+    ),
+    _shape_layer_case(
+        "Activation('gelu')",
+        _activation_layer("gelu"),
+        lambda keras, dtype: keras.layers.Activation("gelu", dtype=dtype),
+        (3, 4),
+    ),
+    _shape_layer_case(
+        "Activation('softmax') on (3, 4)",
+        _activation_layer("softmax"),
+        lambda keras, dtype: keras.layers.Activation("softmax", dtype=dtype),
+        (3, 4),
+    ),
+    _shape_layer_case("LeakyReLU() (layer default slope)", _leaky(None), _keras_leaky(None), (5,)),
+    _shape_layer_case(
+        "LeakyReLU(negative_slope=0.01)", _leaky(0.01), _keras_leaky(0.01), (2, 3, 2)
+    ),
+]
+
+CASES = CONV_CASES + POOL_CASES + OTHER_CASES
