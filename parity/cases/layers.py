@@ -18,6 +18,7 @@ import numpy as np
 
 from parity._harness import Case, Comparison
 from parity._tf import tf_keras, vjp
+from parity.cases.activations import GELU_F64, GELU_REASON, LEAKY_F64, LEAKY_REASON
 
 BATCH = 2
 
@@ -163,13 +164,13 @@ def _dense_case(units, features, use_bias=True, activation=None):
     return Case("layers", name, run, needs=("layers",))
 
 
-def _shape_layer_case(name, make_scratch, make_keras, shape):
+def _shape_layer_case(name, make_scratch, make_keras, shape, tolerances=None, reason=""):
     def run(dtype, rng):
         _, keras = tf_keras()
         x = (3.0 * rng.standard_normal((BATCH, *shape))).astype(dtype)
         return _compare_layer(make_scratch(dtype), make_keras(keras, dtype), x, rng, dtype, False)
 
-    return Case("layers", name, run, needs=("layers",))
+    return Case("layers", name, run, needs=("layers",), tolerances=tolerances or {}, reason=reason)
 
 
 def _flatten(dtype):
@@ -237,6 +238,8 @@ OTHER_CASES = [
         _activation_layer("gelu"),
         lambda keras, dtype: keras.layers.Activation("gelu", dtype=dtype),
         (3, 4),
+        GELU_F64,
+        GELU_REASON,
     ),
     _shape_layer_case(
         "Activation('softmax') on (3, 4)",
@@ -244,9 +247,24 @@ OTHER_CASES = [
         lambda keras, dtype: keras.layers.Activation("softmax", dtype=dtype),
         (3, 4),
     ),
-    _shape_layer_case("LeakyReLU() (layer default slope)", _leaky(None), _keras_leaky(None), (5,)),
     _shape_layer_case(
-        "LeakyReLU(negative_slope=0.01)", _leaky(0.01), _keras_leaky(0.01), (2, 3, 2)
+        "LeakyReLU() (layer default slope)",
+        _leaky(None),
+        _keras_leaky(None),
+        (5,),
+        LEAKY_F64,
+        LEAKY_REASON,
+    ),
+    _shape_layer_case(
+        "LeakyReLU(negative_slope=0.01)",
+        _leaky(0.01),
+        _keras_leaky(0.01),
+        (2, 3, 2),
+        LEAKY_F64,
+        LEAKY_REASON,
+    ),
+    _shape_layer_case(
+        "LeakyReLU(negative_slope=0.25)", _leaky(0.25), _keras_leaky(0.25), (2, 3, 2)
     ),
 ]
 

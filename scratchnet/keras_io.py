@@ -1,0 +1,262 @@
+r"""Convert between a scratchnet ``Sequential`` and a ``keras.Sequential``: architecture and weights.
+
+::
+
+    from scratchnet.keras_io import from_keras, to_keras
+    keras_model = to_keras(model)        # same layers, same weights, same dtype
+    model2 = from_keras(keras_model)     # and back: bit-identical weights, equal configs
+
+Both directions copy the weights bit for bit; nothing is re-initialised. The
+two libraries share their layouts (NHWC inputs, Conv2D kernels
+``(kh, kw, in, out)``, Dense kernels ``(in, out)``, ``[kernel, bias]`` order,
+channels-last Flatten), so no array is transposed on the way.
+
+TensorFlow and Keras are imported inside the two functions only:
+``import scratchnet`` (and ``import scratchnet.keras_io``) never imports them.
+
+The layer table ``_CONVERTERS`` below is the whole mapping. What it refuses,
+with a ``ValueError`` that names the layer: Keras layers scratchnet does not
+have (``BatchNormalization``, ``Conv1D``, ...); settings scratchnet does not
+implement (``dilation_rate`` ≠ 1, ``groups`` ≠ 1, ``data_format="channels_first"``,
+regularizers, constraints, mixed-precision dtype policies); activations and
+initializers missing from scratchnet's name tables. Nothing is dropped silently.
+
+Activations with parameters (``leaky_relu`` with a slope, ``gelu`` with
+``approximate=True``, ``softmax`` with an axis) become
+``functools.partial(keras.activations.<name>, **params)`` on the Keras side and
+are read back from the partial. Keras computes with them, but Keras' own
+``model.save`` cannot serialise a partial: save such a model with scratchnet.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+# scratchnet class name <-> Keras class name (the same names), and which
+# constructor arguments each carries besides name, dtype and trainable.
+_CONVERTERS: dict[str, tuple[str, ...]] = {
+    "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer"),
+    "Conv2D": (
+        "filters",
+        "kernel_size",
+        "strides",
+        "padding",
+        "activation",
+        "use_bias",
+        "kernel_initializer",
+        "bias_initializer",
+    ),
+    "MaxPooling2D": ("pool_size", "strides", "padding"),
+    "AveragePooling2D": ("pool_size", "strides", "padding"),
+    "Flatten": (),
+    "Dropout": ("rate", "noise_shape", "seed"),
+    "Activation": ("activation",),
+    "LeakyReLU": ("negative_slope",),
+}
+
+# Keras settings scratchnet does not implement: (argument, the value that is fine).
+_KERAS_MUST_BE = {
+    "data_format": "channels_last",
+    "dilation_rate": (1, 1),
+    "groups": 1,
+    "kernel_regularizer": None,
+    "bias_regularizer": None,
+    "activity_regularizer": None,
+    "kernel_constraint": None,
+    "bias_constraint": None,
+    "lora_rank": None,
+}
+
+
+def _unsupported(what: str) -> ValueError:
+    return ValueError(
+        f"Invalid value for argument keras_model. {what} scratchnet converts "
+        f"{', '.join(sorted(_CONVERTERS))} (channels-last, no dilation, groups, regularizers "
+        "or constraints)."
+    )
+
+
+# --- activations ----------------------------------------------------------------------------
+
+
+def _activation_to_keras(act, keras):
+    """scratchnet ``ActivationFunction`` -> a Keras activation (a name, or a partial with params)."""
+    fn = keras.activations.get(act.name)
+    if act.params:
+        return functools.partial(fn, **act.params)
+    return act.name
+
+
+def _activation_from_keras(fn, layer_name: str):
+    """A Keras activation function (or partial) -> scratchnet's activation config (name or dict)."""
+    from scratchnet import activations
+
+    params = {}
+    if isinstance(fn, functools.partial):
+        params = dict(fn.keywords)
+        fn = fn.func
+    name = getattr(fn, "__name__", None)
+    try:
+        base = activations.get(name)
+    except (ValueError, TypeError) as exc:
+        raise _unsupported(
+            f"Layer {layer_name!r} uses the activation {name or fn!r}, which scratchnet does not have."
+        ) from exc
+    return {"name": base.name, **params} if params else base.name
+
+
+# --- initializers ---------------------------------------------------------------------------
+
+
+def _initializer_to_keras(config: dict, keras):
+    """scratchnet ``initializers.serialize`` dict -> a Keras initializer (same class names)."""
+    return keras.initializers.get({"class_name": config["class_name"], "config": config["config"]})
+
+
+def _initializer_from_keras(init, layer_name: str) -> dict:
+    """A Keras initializer -> scratchnet's ``{"class_name", "config"}`` (seed must be None)."""
+    from scratchnet import initializers
+
+    config = dict(init.get_config())
+    seed = config.pop("seed", None)
+    if seed is not None:
+        raise _unsupported(
+            f"Layer {layer_name!r} has a seeded Keras initializer {type(init).__name__}"
+            f"(seed={seed}); scratchnet initializers draw from an np.random.Generator instead."
+        )
+    spec = {"class_name": type(init).__name__, "config": config}
+    try:
+        return initializers.serialize(initializers.get(spec))
+    except (ValueError, TypeError) as exc:
+        raise _unsupported(
+            f"Layer {layer_name!r} uses the initializer {type(init).__name__} {config}, "
+            "which scratchnet does not have."
+        ) from exc
+
+
+# --- the two directions ---------------------------------------------------------------------
+
+
+def to_keras(model):
+    r"""A ``keras.Sequential`` with ``model``'s layers (same names, arguments, dtypes) and weights.
+
+    ``model`` must be built (its input shape known). The Keras model starts
+    with ``keras.Input(shape=model's input shape)`` and each layer receives the
+    scratchnet layer's weights with ``set_weights`` (bit for bit, no
+    transposes). Raises ``TypeError`` for anything but a scratchnet Sequential.
+    """
+    import keras
+
+    from scratchnet import layers as sn_layers
+    from scratchnet.models import Sequential
+
+    if not isinstance(model, Sequential):
+        raise TypeError(
+            "Invalid type for argument model. Expected a scratchnet.models.Sequential. "
+            f"Received model={model!r}."
+        )
+    if not model.layers or not all(layer.built for layer in model.layers):
+        raise ValueError(
+            "Invalid value for argument model. Expected a built model (call model.build(input_shape) "
+            "or run it once). Received an unbuilt model."
+        )
+    first = model.layers[0]
+    keras_layers = []
+    for layer in model.layers:
+        class_name = type(layer).__name__
+        if class_name not in _CONVERTERS or getattr(sn_layers, class_name) is not type(layer):
+            raise TypeError(
+                f"Invalid value for argument model. Layer {layer.name!r} is a {class_name}, "
+                f"which has no Keras conversion (supported: {', '.join(sorted(_CONVERTERS))})."
+            )
+        config = layer.get_config()
+        kwargs = {"name": layer.name, "dtype": layer.dtype.name, "trainable": layer.trainable}
+        for key in _CONVERTERS[class_name]:
+            value = config[key]
+            if key == "activation":
+                value = _activation_to_keras(layer.activation, keras)
+            elif key.endswith("_initializer"):
+                value = _initializer_to_keras(value, keras)
+            kwargs[key] = value
+        keras_layers.append(getattr(keras.layers, class_name)(**kwargs))
+    keras_model = keras.Sequential(
+        [keras.Input(shape=first.input_shape, dtype=first.dtype.name), *keras_layers],
+        name=model.name,
+    )
+    for layer, keras_layer in zip(model.layers, keras_layers, strict=True):
+        if layer.weights:
+            keras_layer.set_weights(layer.get_weights())
+    return keras_model
+
+
+def _keras_layer_config(layer) -> dict:
+    """scratchnet constructor arguments for one Keras layer, or a ValueError saying why not."""
+    class_name = type(layer).__name__
+    if class_name not in _CONVERTERS:
+        raise _unsupported(f"Layer {layer.name!r} is a Keras {class_name}.")
+    policy = layer.dtype_policy
+    if policy.compute_dtype != policy.variable_dtype:
+        raise _unsupported(
+            f"Layer {layer.name!r} uses the mixed dtype policy {policy.name!r}; "
+            "scratchnet computes in one dtype."
+        )
+    keras_config = layer.get_config()
+    for key, fine in _KERAS_MUST_BE.items():
+        if key in keras_config:
+            value = keras_config[key]
+            if isinstance(value, list):
+                value = tuple(value)
+            if value != fine:
+                raise _unsupported(f"Layer {layer.name!r} sets {key}={value!r}.")
+    config = {"name": layer.name, "dtype": policy.variable_dtype, "trainable": layer.trainable}
+    for key in _CONVERTERS[class_name]:
+        if key == "activation":
+            config[key] = _activation_from_keras(layer.activation, layer.name)
+        elif key.endswith("_initializer"):
+            config[key] = _initializer_from_keras(getattr(layer, key), layer.name)
+        else:
+            value = keras_config[key]
+            config[key] = tuple(value) if isinstance(value, list) else value
+    return config
+
+
+def from_keras(keras_model):
+    r"""A built scratchnet ``Sequential`` with ``keras_model``'s layers and weights.
+
+    ``keras_model`` must be a built ``keras.Sequential`` (it knows its input
+    shape). Each layer is mapped by ``_CONVERTERS``; the weights are copied bit
+    for bit (``get_weights`` → ``set_weights``), in the layer's dtype.
+    Unsupported layers and settings raise a ``ValueError`` naming the layer.
+    """
+    import keras
+
+    from scratchnet import layers as sn_layers
+    from scratchnet.models import Sequential
+
+    if not isinstance(keras_model, keras.Sequential):
+        raise TypeError(
+            "Invalid type for argument keras_model. Expected a keras.Sequential. "
+            f"Received keras_model={keras_model!r}."
+        )
+    if not keras_model.built or not keras_model.layers:
+        raise ValueError(
+            "Invalid value for argument keras_model. Expected a built keras.Sequential with "
+            "at least one layer (start it with keras.Input(shape=...)). Received an unbuilt model."
+        )
+    input_shape = tuple(keras_model.input_shape[1:])
+    if any(d is None for d in input_shape):
+        raise _unsupported(f"The input shape {input_shape} has an unknown dimension.")
+    configs = [_keras_layer_config(layer) for layer in keras_model.layers]
+    layers = [
+        getattr(sn_layers, type(keras_layer).__name__)(**config)
+        for keras_layer, config in zip(keras_model.layers, configs, strict=True)
+    ]
+    model = Sequential(layers, name=keras_model.name)
+    model.build(input_shape)
+    for layer, keras_layer in zip(model.layers, keras_model.layers, strict=True):
+        weights = [np.asarray(w) for w in keras_layer.get_weights()]
+        if weights:
+            layer.set_weights(weights)
+    return model
