@@ -1,0 +1,861 @@
+r"""Optimizers: one short class per update rule, computed as Keras 3 computes it.
+
+Notation: :math:`\theta` a variable, :math:`g` its gradient, :math:`\eta` the
+learning rate, :math:`t` = ``iterations + 1`` (1 on the first step). Every
+slot (``m``, ``v``, ...) has the variable's shape and dtype and starts at 0
+unless the class says otherwise.
+
+One call of ``apply_gradients(zip(grads, variables))`` does, in Keras' order
+(``keras/src/optimizers/base_optimizer.py``):
+
+1. cast each gradient to its variable's dtype (the gradient arrays are never modified);
+2. clip, if asked (at most one of the three, see ``clip_gradients``);
+3. decoupled weight decay, if ``weight_decay`` is set:
+   :math:`\theta \leftarrow \theta - \theta\,\lambda\,\eta` (see ``apply_weight_decay``);
+4. the optimizer's own update, in place on each NumPy variable;
+5. ``iterations += 1``.
+
+Slots are created on the first call, in the order of the variables; later calls
+must pass the same number of variables with the same shapes.
+
+Where the numbers can differ from Keras (all small, all explained):
+
+* Keras keeps the learning rate and weight decay in float32 variables and
+  casts Python hyperparameters through float32 (``tf.cast(0.9, float64)`` is
+  0.8999999761581421), so a *float64* Keras run uses float32-rounded
+  :math:`\eta, \beta_1, \beta_2` in places. scratchnet uses the exact
+  Python floats. Hyperparameters that float32 represents exactly (0.5, 0.875,
+  0.0078125, ...) make the two agree to rounding.
+* The scalar coefficients (Adam's :math:`\alpha_t`, bias corrections) are
+  computed in Python floats (float64) and then applied to the variable's dtype;
+  TF computes them in the variable's dtype. In float32 that is a difference of
+  about 1e-7 relative.
+
+Huge gradients: :math:`g^2` overflows float32 once :math:`|g| > 1.8\cdot10^{19}`
+(float64 is fine up to :math:`10^{154}`). Then the optimizers that square the
+gradient (Adam, AdamW, Nadam, RMSprop, Adagrad, Adadelta, and clipnorm /
+global_clipnorm) get an infinite second moment, as in TF: NumPy warns (or, under
+``np.errstate(all="raise")``, raises ``FloatingPointError``) and, if allowed to go
+on, the step is :math:`g/\infty = 0` for RMSprop, Adagrad and Adadelta, while
+Adam, AdamW and Nadam turn the moment into NaN on the next step
+(:math:`v + (g^2 - v)(1-\beta_2)` is :math:`\infty - \infty`), exactly as Keras
+does (measured with TF 2.21). SGD and Adamax never square and stay finite.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from scratchnet import _checks
+
+# --------------------------------------------------------------------------- shared plain functions
+
+
+def clip_gradients(grads, clipnorm=None, clipvalue=None, global_clipnorm=None) -> list[np.ndarray]:
+    r"""Keras' gradient clipping; new arrays, the inputs are not modified. At most one option is set.
+
+    * ``clipnorm`` :math:`c`, per variable: :math:`g \leftarrow g\,c / \max(\|g\|_2, c)`
+      (a gradient shorter than :math:`c` is unchanged).
+    * ``global_clipnorm`` :math:`c`, over all gradients together: with
+      :math:`n = \sqrt{\sum_k \|g_k\|_2^2}`, every :math:`g_k \leftarrow g_k\,c/\max(n, c)`
+      (Keras writes the scale as :math:`c\min(1/n, 1/c)`, the same number).
+    * ``clipvalue`` :math:`c`, element-wise: :math:`g \leftarrow \mathrm{clip}(g, -c, c)`.
+
+    Pascanu, Mikolov & Bengio, "On the difficulty of training recurrent neural
+    networks" (ICML 2013) for norm clipping. TensorFlow's ``clip_by_norm`` and
+    ``clip_by_global_norm`` are the first two rules; PyTorch's ``clip_grad_norm_`` is
+    the global one with 1e-6 added to the norm.
+    """
+    grads = list(grads)
+    if clipnorm is not None:
+        return [g * clipnorm / np.maximum(np.sqrt(np.sum(np.square(g))), clipnorm) for g in grads]
+    if global_clipnorm is not None:
+        norm = math.sqrt(sum(float(np.sum(np.square(g))) for g in grads))
+        scale = global_clipnorm / max(norm, global_clipnorm)
+        return [g * scale for g in grads]
+    if clipvalue is not None:
+        return [np.clip(g, -clipvalue, clipvalue) for g in grads]
+    return grads
+
+
+def apply_weight_decay(variables, weight_decay: float, learning_rate: float) -> None:
+    r"""Decoupled weight decay, in place: :math:`\theta \leftarrow \theta - \theta\,\lambda\,\eta`.
+
+    Loshchilov & Hutter, "Decoupled Weight Decay Regularization" (ICLR 2019).
+    Keras scales the decay by the learning rate, :math:`\lambda\eta`, applies it
+    *before* the optimizer's update and to every variable (biases included).
+    PyTorch's ``AdamW`` does the same (:math:`\theta \leftarrow \theta(1 - \eta\lambda)`);
+    the paper multiplies by a schedule multiplier instead of :math:`\eta`.
+    """
+    for var in variables:
+        var -= var * weight_decay * learning_rate
+
+
+def _bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"Invalid type for argument {name}. Expected a bool. "
+            f"Received {name}={value!r} of type {type(value).__name__}."
+        )
+    return bool(value)
+
+
+def _optional_positive(name: str, value) -> float | None:
+    return None if value is None else _checks.positive_float(name, value)
+
+
+# --------------------------------------------------------------------------- the short base
+
+
+class Optimizer:
+    r"""What every optimizer shares: hyperparameter checks, clipping, weight decay, slots and state.
+
+    A subclass writes three things: ``__init__`` (its hyperparameters),
+    ``build_slots(var) -> {name: array}`` and ``update(var, g, slots)``, the
+    update equations for one variable at step :math:`t` = ``self.iterations + 1``.
+    """
+
+    def __init__(
+        self,
+        learning_rate,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="optimizer",
+    ):
+        self.learning_rate = learning_rate
+        self.weight_decay = (
+            None
+            if weight_decay is None
+            else _checks.non_negative_float("weight_decay", weight_decay)
+        )
+        self.clipnorm = _optional_positive("clipnorm", clipnorm)
+        self.clipvalue = _optional_positive("clipvalue", clipvalue)
+        self.global_clipnorm = _optional_positive("global_clipnorm", global_clipnorm)
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(
+                "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+                f"Received clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, "
+                f"global_clipnorm={global_clipnorm!r}."
+            )
+        if not isinstance(name, str) or not name:
+            raise TypeError(
+                f"Invalid type for argument name. Expected a non-empty string. Received name={name!r}."
+            )
+        self.name = name
+        self.iterations = 0
+        self._slots: list[dict[str, np.ndarray]] | None = None  # one dict per variable
+
+    @property
+    def learning_rate(self) -> float:
+        r""":math:`\eta`, a plain float; set it between steps (a schedule callback does)."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        self._learning_rate = _checks.positive_float("learning_rate", value)
+
+    # subclasses override these two
+    def build_slots(self, var: np.ndarray) -> dict[str, np.ndarray]:
+        """The per-variable state, freshly initialised (shape and dtype of ``var``)."""
+        return {}
+
+    def update(self, var: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    @np.errstate(under="ignore")
+    def apply_gradients(self, grads_and_vars) -> None:
+        """One optimisation step on ``(gradient, variable)`` pairs; the variables change in place.
+
+        Underflow is allowed quietly (also under ``np.errstate(all="raise")``): a
+        square of a 1e-20 gradient or a momentum decayed towards 0 that rounds to
+        a subnormal or to 0 is the right answer, not an error. Overflow still raises.
+        """
+        grads, variables = [], []
+        for i, (grad, var) in enumerate(grads_and_vars):
+            variables.append(_variable(var, i))
+            grads.append(_gradient(grad, var, i))
+        self._ensure_slots(variables)
+        grads = clip_gradients(grads, self.clipnorm, self.clipvalue, self.global_clipnorm)
+        if self.weight_decay is not None:
+            apply_weight_decay(variables, self.weight_decay, self.learning_rate)
+        for g, var, slots in zip(grads, variables, self._slots, strict=True):
+            self.update(var, g, slots)
+        self.iterations += 1
+
+    def _ensure_slots(self, variables: list[np.ndarray]) -> None:
+        if self._slots is None:
+            self._slots = [self.build_slots(v) for v in variables]
+            return
+        if len(variables) != len(self._slots):
+            raise ValueError(
+                f"Invalid value for argument grads_and_vars. Expected {len(self._slots)} "
+                "(gradient, variable) pairs, the variables this optimizer was built on. "
+                f"Received {len(variables)} pairs."
+            )
+        for i, (var, slots) in enumerate(zip(variables, self._slots, strict=True)):
+            for k, a in slots.items():
+                if a.shape != var.shape or a.dtype != var.dtype:
+                    raise ValueError(
+                        f"Invalid value for variable {i} in grads_and_vars. Expected shape "
+                        f"{a.shape} and dtype {a.dtype} (its optimizer slot {k!r}). "
+                        f"Received shape {var.shape} and dtype {var.dtype}."
+                    )
+
+    def get_state(self) -> dict:
+        """``{"iterations": int, "slots": [{name: array}, ...]}``: copies, one dict per variable."""
+        slots = [] if self._slots is None else self._slots
+        return {
+            "iterations": self.iterations,
+            "slots": [{k: a.copy() for k, a in s.items()} for s in slots],
+        }
+
+    def set_state(self, state: dict) -> None:
+        """Restore ``get_state()`` exactly (copies); everything is checked before anything is assigned.
+
+        Before the first step this may restore slots for variables not seen yet;
+        the first ``apply_gradients`` then checks that they fit.
+        """
+        if not isinstance(state, dict) or set(state) != {"iterations", "slots"}:
+            raise ValueError(
+                "Invalid value for argument state. Expected a dict with keys 'iterations' and "
+                f"'slots' (from get_state). Received {state!r:.200}."
+            )
+        iterations, slots = state["iterations"], state["slots"]
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
+            raise TypeError(
+                "Invalid type for argument state['iterations']. Expected an integer. "
+                f"Received {iterations!r}."
+            )
+        if iterations < 0:
+            raise ValueError(
+                "Invalid value for argument state['iterations']. Expected an integer >= 0. "
+                f"Received {iterations!r}."
+            )
+        if not isinstance(slots, (list, tuple)):
+            raise ValueError(
+                "Invalid value for argument state['slots']. Expected a list with one dict per "
+                f"variable. Received {type(slots).__name__}."
+            )
+        if self._slots is not None and len(slots) != len(self._slots):
+            raise ValueError(
+                f"Invalid value for argument state['slots']. Expected {len(self._slots)} entries, "
+                f"one per variable. Received {len(slots)}."
+            )
+        names = sorted(self.build_slots(np.zeros(())))
+        restored = []
+        for i, s in enumerate(slots):
+            where = f"state['slots'][{i}]"
+            if not isinstance(s, dict) or sorted(s) != names:
+                raise ValueError(
+                    f"Invalid value for argument {where}. Expected a dict with slots {names} "
+                    f"({type(self).__name__} with this configuration). Received "
+                    f"{sorted(s) if isinstance(s, dict) else type(s).__name__}."
+                )
+            arrays = {k: np.array(a, copy=True) for k, a in s.items()}
+            ref = self._slots[i] if self._slots is not None else None
+            first = next(iter(arrays.values()), None)
+            for k, a in arrays.items():
+                shape, dtype = (
+                    (ref[k].shape, ref[k].dtype) if ref is not None else (first.shape, first.dtype)
+                )
+                if a.dtype.kind != "f" or a.shape != shape or a.dtype != dtype:
+                    raise ValueError(
+                        f"Invalid value for argument {where}[{k!r}]. Expected a float array of "
+                        f"shape {shape} and dtype {dtype}. Received shape {a.shape} and dtype {a.dtype}."
+                    )
+            restored.append(arrays)
+        self.iterations = int(iterations)
+        self._slots = restored if (restored or self._slots is not None) else None
+
+    def get_config(self) -> dict:
+        """The constructor arguments, JSON-able; ``cls.from_config`` rebuilds the optimizer (no state)."""
+        return {
+            "name": self.name,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _variable(var, i: int) -> np.ndarray:
+    if not isinstance(var, np.ndarray) or var.dtype.kind != "f":
+        raise TypeError(
+            f"Invalid type for variable {i} in grads_and_vars. Expected a float NumPy array "
+            f"(updated in place). Received {type(var).__name__}"
+            + (f" of dtype {var.dtype}." if isinstance(var, np.ndarray) else ".")
+        )
+    if not var.flags.writeable:
+        raise ValueError(
+            f"Invalid value for variable {i} in grads_and_vars. Expected a writeable array "
+            "(the optimizer updates it in place). Received a read-only array."
+        )
+    return var
+
+
+def _gradient(grad, var: np.ndarray, i: int) -> np.ndarray:
+    g = _checks.float_array(f"grads_and_vars[{i}][0]", grad, var.dtype)  # a copy if cast
+    if g.shape != var.shape:
+        raise ValueError(
+            f"Invalid value for gradient {i} in grads_and_vars. Expected the shape of its "
+            f"variable {var.shape}. Received shape {g.shape}."
+        )
+    return g
+
+
+# --------------------------------------------------------------------------- the optimizers
+
+
+def _beta(name: str, value) -> float:
+    return _checks.unit_interval(name, value)
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with optional (Nesterov) momentum, as Keras.
+
+    .. math::
+        \mu = 0:&\quad \theta \leftarrow \theta - \eta g \\
+        \mu > 0:&\quad m \leftarrow \mu m - \eta g, \qquad
+        \theta \leftarrow \theta + m \quad\text{(nesterov: } \theta \leftarrow \theta + \mu m - \eta g\text{, new } m)
+
+    References: Robbins & Monro (1951); Polyak, "Some methods of speeding up the
+    convergence of iteration methods" (1964) for momentum; Sutskever, Martens,
+    Dahl & Hinton, "On the importance of initialization and momentum in deep
+    learning" (ICML 2013) for this form of Nesterov momentum.
+
+    Keras keeps :math:`\eta` *inside* the velocity. PyTorch keeps it outside
+    (:math:`b \leftarrow \mu b + g`, :math:`\theta \leftarrow \theta - \eta b`): the two
+    agree while :math:`\eta` is constant and differ once a schedule changes it.
+    Slot: ``m`` (only when momentum > 0).
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.01,
+        momentum=0.0,
+        nesterov=False,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="sgd",
+    ):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.momentum = _checks.unit_interval("momentum", momentum)
+        self.nesterov = _bool("nesterov", nesterov)
+
+    def build_slots(self, var):
+        return {"m": np.zeros_like(var)} if self.momentum > 0 else {}
+
+    def update(self, var, g, slots):
+        lr, mu = self.learning_rate, self.momentum
+        if mu == 0:
+            var -= g * lr  # θ ← θ − ηg
+            return
+        m = slots["m"]
+        m[...] = m * mu - g * lr  # m ← μm − ηg
+        if self.nesterov:
+            var += m * mu - g * lr  # θ ← θ + μm − ηg
+        else:
+            var += m  # θ ← θ + m
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class GradientDescent(Optimizer):
+    r"""Batch gradient descent: :math:`\theta \leftarrow \theta - \eta g` with :math:`g` the full-data gradient.
+
+    The update is plain SGD's; what differs is the gradient it is given. Here
+    :math:`g = \nabla_\theta \frac{1}{n}\sum_{i=1}^{n} \ell_i` over the whole
+    training set, one step per epoch (Cauchy, 1847). The optimizer cannot tell
+    the two apart: ``Sequential.fit`` sees a ``GradientDescent`` and feeds it
+    the full-batch gradient once per epoch. Keras has no such class (it is
+    ``SGD`` with ``batch_size`` = the data set size). No slots.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.01,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="gradient_descent",
+    ):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+
+    def update(self, var, g, slots):
+        var -= g * self.learning_rate  # θ ← θ − ηg
+
+
+class Adam(Optimizer):
+    r"""Adam, in the "epsilon hat" form Keras uses.
+
+    .. math::
+        m &\leftarrow m + (g - m)(1 - \beta_1) \qquad (= \beta_1 m + (1-\beta_1) g) \\
+        v &\leftarrow v + (g^2 - v)(1 - \beta_2) \\
+        \alpha_t &= \eta\,\sqrt{1 - \beta_2^t}\,/\,(1 - \beta_1^t) \\
+        \theta &\leftarrow \theta - \alpha_t\, m / (\sqrt{v} + \hat\epsilon)
+
+    With ``amsgrad``: :math:`\hat v \leftarrow \max(\hat v, v)` and :math:`\hat v` replaces
+    :math:`v` in the last line (Reddi, Kale & Kumar, "On the Convergence of Adam
+    and Beyond", ICLR 2018; Keras keeps the bias correction).
+
+    Kingma & Ba, "Adam: A Method for Stochastic Optimization" (ICLR 2015). This is
+    the formulation in the paragraph before §2.1, with :math:`\hat\epsilon`; Algorithm 1
+    divides :math:`\hat m = m/(1-\beta_1^t)` by :math:`\sqrt{\hat v} + \epsilon`,
+    :math:`\hat v = v/(1-\beta_2^t)`. The two agree when
+    :math:`\epsilon_{\text{alg1}} = \hat\epsilon/\sqrt{1-\beta_2^t}`. PyTorch implements
+    Algorithm 1 (default :math:`\epsilon = 10^{-8}`); Keras' default :math:`\hat\epsilon`
+    is :math:`10^{-7}`. Slots: ``m``, ``v`` (and ``v_hat`` with amsgrad).
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="adam",
+    ):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.beta_1 = _beta("beta_1", beta_1)
+        self.beta_2 = _beta("beta_2", beta_2)
+        self.epsilon = _checks.positive_float("epsilon", epsilon)
+        self.amsgrad = _bool("amsgrad", amsgrad)
+
+    def build_slots(self, var):
+        slots = {"m": np.zeros_like(var), "v": np.zeros_like(var)}
+        if self.amsgrad:
+            slots["v_hat"] = np.zeros_like(var)
+        return slots
+
+    def update(self, var, g, slots):
+        t = self.iterations + 1
+        b1, b2, eps = self.beta_1, self.beta_2, self.epsilon
+        m, v = slots["m"], slots["v"]
+        alpha = self.learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t)  # α_t
+        m += (g - m) * (1 - b1)  # m ← m + (g − m)(1 − β1)
+        v += (np.square(g) - v) * (1 - b2)  # v ← v + (g² − v)(1 − β2)
+        if self.amsgrad:
+            v_hat = slots["v_hat"]
+            np.maximum(v_hat, v, out=v_hat)  # v̂ ← max(v̂, v)
+            v = v_hat
+        var -= m * alpha / (np.sqrt(v) + eps)  # θ ← θ − α_t m / (√v + ε̂)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay: :math:`\theta \leftarrow \theta - \theta\lambda\eta`, then the Adam step.
+
+    Loshchilov & Hutter, "Decoupled Weight Decay Regularization" (ICLR 2019).
+    In Keras, AdamW *is* Adam with ``weight_decay`` set (default :math:`\lambda = 0.004`),
+    and so it is here: the decay is ``apply_weight_decay``, run by ``apply_gradients``
+    before the update. Unlike L2 regularisation (adding :math:`\lambda\theta` to
+    :math:`g`), the decay is not divided by :math:`\sqrt{v}`. PyTorch's ``AdamW``
+    also multiplies by :math:`\eta` (its default :math:`\lambda` is 0.01).
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="adamw",
+    ):
+        if weight_decay is None:
+            raise ValueError(
+                "Invalid value for argument weight_decay. Expected a float >= 0 for AdamW. "
+                "Received weight_decay=None."
+            )
+        super().__init__(
+            learning_rate,
+            beta_1,
+            beta_2,
+            epsilon,
+            amsgrad,
+            weight_decay,
+            clipnorm,
+            clipvalue,
+            global_clipnorm,
+            name,
+        )
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop as Keras computes it: :math:`\epsilon` inside the root, no bias correction.
+
+    .. math::
+        v &\leftarrow \rho v + (1 - \rho) g^2 \\
+        \text{centered:}\quad \bar g &\leftarrow \rho \bar g + (1 - \rho) g,\qquad
+            d = v - \bar g^2 + \epsilon \qquad\text{else}\quad d = v + \epsilon \\
+        \Delta &= \eta\, g / \sqrt{d} \\
+        \text{momentum } \mu > 0:\quad s &\leftarrow \mu s + \Delta,\quad \theta \leftarrow \theta - s
+            \qquad\text{else}\quad \theta \leftarrow \theta - \Delta
+
+    Hinton, Srivastava & Swersky, *Neural Networks for Machine Learning*, lecture
+    6e (2012); the centered variant is Graves, "Generating Sequences With
+    Recurrent Neural Networks" (2013), eq. 38-45. PyTorch puts :math:`\epsilon`
+    outside the root (:math:`g/(\sqrt{v} + \epsilon)`, default 1e-8) and its
+    default :math:`\rho` is 0.99. Slots: ``v`` (and ``g_bar`` if centered, ``s`` if momentum > 0).
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho=0.9,
+        momentum=0.0,
+        epsilon=1e-7,
+        centered=False,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="rmsprop",
+    ):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.rho = _beta("rho", rho)
+        self.momentum = _checks.unit_interval("momentum", momentum)
+        self.epsilon = _checks.positive_float("epsilon", epsilon)
+        self.centered = _bool("centered", centered)
+
+    def build_slots(self, var):
+        slots = {"v": np.zeros_like(var)}
+        if self.centered:
+            slots["g_bar"] = np.zeros_like(var)
+        if self.momentum > 0:
+            slots["s"] = np.zeros_like(var)
+        return slots
+
+    def update(self, var, g, slots):
+        rho, eps = self.rho, self.epsilon
+        v = slots["v"]
+        v[...] = rho * v + (1 - rho) * np.square(g)  # v ← ρv + (1 − ρ)g²
+        if self.centered:
+            g_bar = slots["g_bar"]
+            g_bar[...] = rho * g_bar + (1 - rho) * g  # ḡ ← ρḡ + (1 − ρ)g
+            d = v - np.square(g_bar) + eps  # d = v − ḡ² + ε
+        else:
+            d = v + eps  # d = v + ε
+        increment = self.learning_rate * g / np.sqrt(d)  # Δ = ηg / √d
+        if self.momentum > 0:
+            s = slots["s"]
+            s[...] = self.momentum * s + increment  # s ← μs + Δ
+            var -= s  # θ ← θ − s
+        else:
+            var -= increment  # θ ← θ − Δ
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad: per-coordinate steps shrinking with the sum of squared gradients.
+
+    .. math::
+        a \leftarrow a + g^2 \quad (a_0 = 0.1), \qquad
+        \theta \leftarrow \theta - \eta\, g / \sqrt{a + \epsilon}
+
+    Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online Learning and
+    Stochastic Optimization" (JMLR 2011). Keras starts the accumulator at
+    ``initial_accumulator_value`` = 0.1 and puts :math:`\epsilon` inside the root;
+    PyTorch starts at 0 and uses :math:`g/(\sqrt{a} + \epsilon)`, :math:`\epsilon` = 1e-10.
+    Slot: ``a``.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        initial_accumulator_value=0.1,
+        epsilon=1e-7,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="adagrad",
+    ):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.initial_accumulator_value = _checks.non_negative_float(
+            "initial_accumulator_value", initial_accumulator_value
+        )
+        self.epsilon = _checks.positive_float("epsilon", epsilon)
+
+    def build_slots(self, var):
+        return {"a": np.full_like(var, self.initial_accumulator_value)}
+
+    def update(self, var, g, slots):
+        a = slots["a"]
+        a += np.square(g)  # a ← a + g²
+        var -= self.learning_rate * g / np.sqrt(a + self.epsilon)  # θ ← θ − ηg / √(a + ε)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta: the step is scaled by the RMS of *past* steps over the RMS of gradients.
+
+    .. math::
+        E_{g} &\leftarrow \rho E_{g} + (1 - \rho) g^2 \\
+        \Delta &= -\sqrt{E_{\Delta} + \epsilon}\; g \,/\, \sqrt{E_{g} + \epsilon}
+            \qquad (E_\Delta \text{ from the previous step}) \\
+        E_{\Delta} &\leftarrow \rho E_{\Delta} + (1 - \rho) \Delta^2 \\
+        \theta &\leftarrow \theta + \eta \Delta
+
+    Zeiler, "ADADELTA: An Adaptive Learning Rate Method" (2012), Algorithm 1. The
+    paper has no learning rate (:math:`\eta = 1`); Keras' default is 0.001, at which
+    Adadelta barely moves: say which :math:`\eta` a comparison used. PyTorch's
+    default is :math:`\eta = 1`, :math:`\rho = 0.9`, :math:`\epsilon = 10^{-6}`.
+    Slots: ``e_g2`` (:math:`E_g`), ``e_delta2`` (:math:`E_\Delta`).
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho=0.95,
+        epsilon=1e-7,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="adadelta",
+    ):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.rho = _beta("rho", rho)
+        self.epsilon = _checks.positive_float("epsilon", epsilon)
+
+    def build_slots(self, var):
+        return {"e_g2": np.zeros_like(var), "e_delta2": np.zeros_like(var)}
+
+    def update(self, var, g, slots):
+        rho, eps = self.rho, self.epsilon
+        e_g2, e_delta2 = slots["e_g2"], slots["e_delta2"]
+        e_g2[...] = rho * e_g2 + (1 - rho) * np.square(g)  # E_g ← ρE_g + (1 − ρ)g²
+        delta = -(np.sqrt(e_delta2 + eps) * g) / np.sqrt(e_g2 + eps)  # Δ, old E_Δ
+        e_delta2[...] = rho * e_delta2 + (1 - rho) * np.square(delta)  # E_Δ ← ρE_Δ + (1 − ρ)Δ²
+        var += self.learning_rate * delta  # θ ← θ + ηΔ
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Nadam(Optimizer):
+    r"""Nadam: Adam with Nesterov momentum and Dozat's momentum schedule, as Keras.
+
+    .. math::
+        u_t &= \beta_1\,(1 - \tfrac12\, 0.96^{t}), \qquad
+        \Pi_t = \prod_{i=1}^{t} u_i \\
+        m &\leftarrow m + (g - m)(1 - \beta_1), \qquad v \leftarrow v + (g^2 - v)(1 - \beta_2) \\
+        \hat m &= \frac{u_{t+1}\, m}{1 - \Pi_t u_{t+1}} + \frac{(1 - u_t)\, g}{1 - \Pi_t},
+            \qquad \hat v = \frac{v}{1 - \beta_2^t} \\
+        \theta &\leftarrow \theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)
+
+    Dozat, "Incorporating Nesterov Momentum into Adam" (ICLR 2016 workshop), with
+    the schedule :math:`u_t` of its §3 (0.96 is Keras' hard-coded decay, "warming
+    up" the momentum). :math:`\Pi_t` depends only on :math:`t`, so it is not a slot:
+    it is recomputed from the step count (cached between steps). PyTorch's NAdam
+    uses :math:`1 - \tfrac12 0.96^{t \cdot 0.004}` (``momentum_decay`` = 0.004), a
+    much slower warm-up, and Adam's Algorithm-1 :math:`\epsilon`. Slots: ``m``, ``v``.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="nadam",
+    ):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.beta_1 = _beta("beta_1", beta_1)
+        self.beta_2 = _beta("beta_2", beta_2)
+        self.epsilon = _checks.positive_float("epsilon", epsilon)
+        self._u_product = (0, 1.0)  # (t, Π_t): Π_0 = 1, the empty product
+
+    def build_slots(self, var):
+        return {"m": np.zeros_like(var), "v": np.zeros_like(var)}
+
+    def _u(self, t: int) -> float:
+        return self.beta_1 * (1 - 0.5 * 0.96**t)  # u_t
+
+    def _pi(self, t: int) -> float:
+        r""":math:`\Pi_t`, multiplied up in the same order every time, so a resumed run gets the same bits."""
+        cached_t, product = self._u_product
+        if cached_t > t:
+            cached_t, product = 0, 1.0
+        for i in range(cached_t + 1, t + 1):
+            product = product * self._u(i)
+        self._u_product = (t, product)
+        return product
+
+    def update(self, var, g, slots):
+        t = self.iterations + 1
+        b1, b2 = self.beta_1, self.beta_2
+        m, v = slots["m"], slots["v"]
+        u_t, u_next = self._u(t), self._u(t + 1)
+        pi_t = self._pi(t)  # Π_t, includes u_t
+        m += (g - m) * (1 - b1)  # m ← m + (g − m)(1 − β1)
+        v += (np.square(g) - v) * (1 - b2)  # v ← v + (g² − v)(1 − β2)
+        m_hat = u_next * m / (1 - pi_t * u_next) + (1 - u_t) * g / (1 - pi_t)
+        v_hat = v / (1 - b2**t)
+        var -= m_hat * self.learning_rate / (np.sqrt(v_hat) + self.epsilon)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
+
+
+class Adamax(Optimizer):
+    r"""Adamax: Adam with the infinity norm in place of the second moment.
+
+    .. math::
+        m \leftarrow \beta_1 m + (1 - \beta_1) g, \qquad
+        u \leftarrow \max(\beta_2 u, |g|), \qquad
+        \theta \leftarrow \theta - \eta\, m / \big((1 - \beta_1^t)(u + \epsilon)\big)
+
+    Kingma & Ba, "Adam" (ICLR 2015), §7.1, Algorithm 2. The paper has no
+    :math:`\epsilon` (Keras adds 1e-7 to :math:`u`, PyTorch adds 1e-8 inside the max:
+    :math:`\max(\beta_2 u, |g| + \epsilon)`). Keras writes the first line as
+    :math:`m \leftarrow m + (g - m)(1 - \beta_1)`. Never squares :math:`g`. Slots: ``m``, ``u``.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="adamax",
+    ):
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.beta_1 = _beta("beta_1", beta_1)
+        self.beta_2 = _beta("beta_2", beta_2)
+        self.epsilon = _checks.positive_float("epsilon", epsilon)
+
+    def build_slots(self, var):
+        return {"m": np.zeros_like(var), "u": np.zeros_like(var)}
+
+    def update(self, var, g, slots):
+        t = self.iterations + 1
+        b1 = self.beta_1
+        m, u = slots["m"], slots["u"]
+        m += (g - m) * (1 - b1)  # m ← β1 m + (1 − β1) g
+        np.maximum(self.beta_2 * u, np.abs(g), out=u)  # u ← max(β2 u, |g|)
+        var -= self.learning_rate * m / ((1 - b1**t) * (u + self.epsilon))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
+
+
+# The one table of string identifiers: name -> (class, constructor arguments).
+_OPTIMIZERS: dict[str, tuple[type[Optimizer], dict]] = {
+    "sgd": (SGD, {}),
+    "momentum": (SGD, {"momentum": 0.9}),
+    "nesterov": (SGD, {"momentum": 0.9, "nesterov": True}),
+    "gd": (GradientDescent, {}),
+    "adam": (Adam, {}),
+    "adamw": (AdamW, {}),
+    "rmsprop": (RMSprop, {}),
+    "adagrad": (Adagrad, {}),
+    "adadelta": (Adadelta, {}),
+    "nadam": (Nadam, {}),
+    "adamax": (Adamax, {}),
+}
+
+
+def serialize(optimizer: Optimizer) -> dict:
+    """``{"class_name": ..., "config": ...}``, JSON-able (no state); ``get`` reads it back."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            "Invalid type for argument optimizer. Expected an Optimizer instance. "
+            f"Received optimizer={optimizer!r}."
+        )
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def get(identifier) -> Optimizer:
+    """Resolve an optimizer: a name from ``_OPTIMIZERS`` (a fresh instance), an instance, or a dict from ``serialize``."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key not in _OPTIMIZERS:
+            raise ValueError(
+                f"Invalid value for argument optimizer. Expected one of {sorted(_OPTIMIZERS)}. "
+                f"Received optimizer={identifier!r}."
+            )
+        cls, kwargs = _OPTIMIZERS[key]
+        return cls(**kwargs)
+    if isinstance(identifier, dict):
+        classes = {cls.__name__: cls for cls, _ in _OPTIMIZERS.values()}
+        if set(identifier) != {"class_name", "config"} or identifier["class_name"] not in classes:
+            raise ValueError(
+                "Invalid value for argument optimizer. Expected a dict {'class_name': one of "
+                f"{sorted(classes)}, 'config': {{...}}}} (from serialize). "
+                f"Received optimizer={identifier!r}."
+            )
+        return classes[identifier["class_name"]].from_config(dict(identifier["config"]))
+    raise TypeError(
+        "Invalid type for argument optimizer. Expected a name, an Optimizer instance or a "
+        f"serialized dict. Received optimizer={identifier!r}."
+    )
