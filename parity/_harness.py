@@ -107,20 +107,35 @@ class Case:
         return f"{self.group}/{self.name}"
 
     def tolerance(self, dtype: str, kind: str) -> Tolerance:
-        return self.tolerances.get(dtype, {}).get(kind, DEFAULT_TOLERANCES[dtype][kind])
+        """The tolerance for comparisons of ``kind`` at ``dtype`` (the case's, else the default)."""
+        tol = self.tolerances.get(dtype, {}).get(kind) or DEFAULT_TOLERANCES[dtype].get(kind)
+        if tol is None:
+            raise ValueError(
+                f"case {self.id}: no {dtype} tolerance for comparisons of kind {kind!r}"
+            )
+        return tol
+
+    def _kinds(self, dtype: str) -> list[str]:
+        return [*KINDS, *(k for k in self.tolerances.get(dtype, {}) if k not in KINDS)]
 
     def tolerance_text(self, dtype: str) -> str:
-        value, grad = self.tolerance(dtype, "value"), self.tolerance(dtype, "gradient")
-        if value == grad:
-            return str(value)
-        return f"{value}; ∇ {grad}"
+        """``rtol / atol`` for values, then ``∇ ...`` and any other kind where they differ."""
+        value = self.tolerance(dtype, "value")
+        parts = [str(value)]
+        for kind in self._kinds(dtype)[1:]:
+            tol = self.tolerance(dtype, kind)
+            if tol != value:
+                parts.append(f"{'∇' if kind == 'gradient' else kind} {tol}")
+        return "; ".join(parts)
 
     def is_loosened(self, dtype: str) -> bool:
-        return any(
-            self.tolerance(dtype, k) != DEFAULT_TOLERANCES[dtype][k]
-            and self.tolerance(dtype, k) != EXACT
-            for k in KINDS
-        )
+        """Whether any tolerance of this case is looser than the documented default."""
+        for kind in self._kinds(dtype):
+            tol = self.tolerance(dtype, kind)
+            default = DEFAULT_TOLERANCES[dtype].get(kind, EXACT)
+            if tol != EXACT and (tol.rtol > default.rtol or tol.atol > default.atol):
+                return True
+        return False
 
 
 @dataclass

@@ -7,13 +7,14 @@ list, so they cannot drift.
 
 from __future__ import annotations
 
-from parity.cases import activations, layers, losses, optimizers
+from parity.cases import activations, layers, losses, models, optimizers
 
 GROUPS = {
     "activations": activations.CASES,
     "layers": layers.CASES,
     "losses": losses.CASES,
     "optimizers": optimizers.CASES,
+    "models": models.CASES,
 }
 
 # group -> section title in the report
@@ -22,6 +23,7 @@ TITLES = {
     "layers": "2. Layers: outputs, input gradients and parameter gradients",
     "losses": "3. Losses: values and gradients on both paths",
     "optimizers": f"4. Optimizers: {optimizers.STEPS}-step trajectories, weights and slots",
+    "models": "5. Whole models: predictions, loss, gradients, and training side by side",
 }
 
 CASES = [case for cases in GROUPS.values() for case in cases]

@@ -210,8 +210,8 @@ NADAM_REASON = (
 )
 NADAM_TOL = {"float64": {"value": Tolerance(1e-5, 1e-7), "gradient": Tolerance(1e-5, 1e-7)}}
 NADAM_DEFAULTS_TOL = {
-    **NADAM_TOL,
-    "float32": {"value": Tolerance(2e-4, 1e-6), "gradient": Tolerance(2e-4, 1e-6)},
+    "float64": {"value": Tolerance(1e-4, 1e-7), "gradient": Tolerance(1e-4, 1e-7)},
+    "float32": {"value": Tolerance(1e-4, 1e-6), "gradient": Tolerance(1e-4, 1e-6)},
 }
 
 
