@@ -359,7 +359,9 @@ def test_activation_with_parameters_survives_the_config():
     x = np.random.default_rng(0).normal(size=(2, 3, 4))
     np.testing.assert_allclose(again(x).sum(axis=1), 1.0)  # along axis 1, not -1
     np.testing.assert_array_equal(again(x), layer(x))
-    with pytest.raises(ValueError, match=r'argument activation\. Expected a dict with a "name"'):
+    with pytest.raises(
+        ValueError, match=r'argument activation\. Expected a config dict with a string "name"'
+    ):
         Activation({"axis": 1})
 
 

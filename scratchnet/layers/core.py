@@ -18,19 +18,12 @@ from scratchnet.layers.base import Layer, shape_tuple
 
 def activation_from_config(identifier) -> activations.ActivationFunction:
     """An activation from a name, an ``ActivationFunction``, ``None``, or ``activation_config``'s dict."""
-    if isinstance(identifier, dict):
-        params = dict(identifier)
-        name = params.pop("name", None)
-        if not isinstance(name, str):
-            raise _checks.invalid("activation", 'a dict with a "name" entry', identifier)
-        base = activations.get(name)
-        return activations.ActivationFunction(base.name, base.forward, base.backward_fn, params)
     return activations.get(identifier)
 
 
 def activation_config(act: activations.ActivationFunction):
-    """An activation for ``get_config``: its name, or ``act.get_config()`` when it has parameters."""
-    return act.get_config() if act.params else act.name
+    """An activation for ``get_config``: its name, or ``act.get_config()`` when a parameter is not the default."""
+    return act.name if act.params == activations.get(act.name).params else act.get_config()
 
 
 class Dense(Layer):
