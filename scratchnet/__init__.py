@@ -6,8 +6,39 @@ numerically, and every number is checked against Keras (see ``parity/``).
 by ``scratchnet.keras_io`` alone.
 """
 
-from scratchnet import activations, config, gradcheck
-
 __version__ = "0.1.0"
 
-__all__ = ["activations", "config", "gradcheck"]
+from scratchnet import (  # noqa: E402  (the version first: models.save records it)
+    activations,
+    callbacks,
+    config,
+    datasets,
+    gradcheck,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    saving,
+    utils,
+)
+from scratchnet.models import Sequential, load_model  # noqa: E402
+
+__all__ = [
+    "Sequential",
+    "activations",
+    "callbacks",
+    "config",
+    "datasets",
+    "gradcheck",
+    "initializers",
+    "layers",
+    "load_model",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "saving",
+    "utils",
+]

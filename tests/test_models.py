@@ -1,0 +1,373 @@
+"""Sequential: training, gradients, batch gradient descent, determinism, callbacks and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnet import callbacks, layers, losses, optimizers
+from scratchnet.gradcheck import numeric_gradient, relative_error
+from scratchnet.models import Sequential, TrainingDivergedError
+from scratchnet.utils import to_categorical
+from tests.helpers import strokes
+
+
+def small_cnn(seed=0, dtype=None, size=12):
+    return Sequential(
+        [
+            layers.Conv2D(8, 3, activation="relu", input_shape=(size, size, 1), dtype=dtype),
+            layers.MaxPooling2D(2, dtype=dtype),
+            layers.Flatten(dtype=dtype),
+            layers.Dense(4, activation="softmax", dtype=dtype),
+        ],
+        seed=seed,
+    )
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(42)
+    x, y = strokes(600, rng)
+    return x[:400], y[:400], x[400:], y[400:]
+
+
+def test_small_cnn_learns_strokes(data):
+    x, y, xt, yt = data
+    model = small_cnn()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    before = model.evaluate(xt, yt)[0]
+    history = model.fit(x, y, batch_size=16, epochs=8, verbose=0, seed=1, validation_data=(xt, yt))
+    loss, acc = model.evaluate(xt, yt)
+    assert loss < 0.5 * before
+    assert acc >= 0.9, f"held-out accuracy {acc}"
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(history.history["loss"]) == 8
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    np.testing.assert_allclose(history.history["val_loss"][-1], loss, rtol=1e-6)
+
+
+def test_predict_evaluate_shapes(data):
+    x, y, _, _ = data
+    model = small_cnn()
+    model.compile("sgd", "categorical_crossentropy", metrics=["accuracy"])
+    assert model.predict(x[:50], batch_size=7).shape == (50, 4)
+    np.testing.assert_allclose(model.predict(x[:50]).sum(axis=1), 1.0, rtol=1e-5)
+    yc = to_categorical(y, 4)
+    result = model.evaluate(x[:50], yc[:50], return_dict=True)
+    assert set(result) == {"loss", "accuracy"}
+    assert isinstance(model.train_on_batch(x[:8], yc[:8]), list)
+    assert len(model.test_on_batch(x[:8], yc[:8])) == 2
+
+
+def test_summary_counts_match_keras():
+    # Keras reports 320 + 54,090 = 54,410 parameters for the classic MNIST CNN.
+    model = Sequential(
+        [
+            layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
+            layers.MaxPooling2D((2, 2)),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.build((28, 28, 1))
+    text = model.summary(print_fn=None)
+    assert model.count_params() == 54410
+    assert "54,410" in text and "(None, 13, 13, 32)" in text and "(None, 5408)" in text
+
+
+def tiny_dense(activation="softmax", seed=0):
+    return Sequential([layers.Dense(5, activation="tanh", dtype="float64"),
+                       layers.Dense(3, activation=activation, dtype="float64")], seed=seed)  # fmt: skip
+
+
+def _numeric_weight_grads(model, x, y, loss_fn):
+    grads = []
+    for w in model.weights:
+        original = w.copy()
+
+        def f(value, w=w):
+            np.copyto(w, value)
+            return np.array(loss_fn(y, model.predict(x, batch_size=len(x))))
+
+        grads.append(numeric_gradient(f, original, np.array(1.0)))
+        np.copyto(w, original)
+    return grads
+
+
+@pytest.mark.parametrize(
+    "loss_name", ["categorical_crossentropy", "sparse_categorical_crossentropy", "mse"]
+)
+def test_compute_gradients_matches_finite_differences(loss_name):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 4))
+    labels = rng.integers(0, 3, 6)
+    y = labels if loss_name.startswith("sparse") else to_categorical(labels, 3, dtype="float64")
+    model = tiny_dense()
+    model.compile("sgd", loss_name)
+    model.build((4,))
+    loss, grads = model.compute_gradients(x, y)
+    loss_fn = losses.get(loss_name)
+    numeric = _numeric_weight_grads(model, x, y, loss_fn)
+    assert np.isclose(loss, loss_fn(y, model.predict(x)), rtol=1e-12)
+    for analytic, num in zip(grads, numeric, strict=True):
+        assert relative_error(analytic, num) < 1e-6
+
+
+def test_fused_softmax_gradient_equals_logits_model():
+    """Dense(softmax)+CE on probabilities trains on the same gradient as Dense(linear)+CE(from_logits)."""
+    rng = np.random.default_rng(4)
+    x, labels = rng.standard_normal((9, 4)), rng.integers(0, 3, 9)
+    y = to_categorical(labels, 3, dtype="float64")
+    fused = tiny_dense("softmax")
+    fused.compile("sgd", "categorical_crossentropy")
+    fused.build((4,))
+    logits = tiny_dense("linear")
+    logits.compile("sgd", losses.CategoricalCrossentropy(from_logits=True))
+    logits.build((4,))
+    logits.set_weights(fused.get_weights())
+    l1, g1 = fused.compute_gradients(x, y)
+    l2, g2 = logits.compute_gradients(x, y)
+    assert l1 == pytest.approx(l2, rel=1e-12)
+    for a, b in zip(g1, g2, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_fused_path_is_exact_where_probabilities_saturate():
+    """Keras' measured case: logits [0, 200] give loss 200 on the fused path (16.118 when clipped)."""
+    model = Sequential([layers.Dense(2, activation="softmax", use_bias=False, dtype="float64")])
+    model.compile("sgd", "categorical_crossentropy")
+    model.build((2,))
+    model.set_weights([np.array([[0.0, 200.0], [0.0, 0.0]])])
+    loss = model.evaluate(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]]))
+    assert loss == pytest.approx(200.0, rel=1e-12)
+
+
+def test_batch_gradient_descent_one_exact_step_per_epoch(data):
+    x, y, _, _ = data
+    model = small_cnn(dtype="float64")
+    model.compile(optimizers.GradientDescent(learning_rate=0.5), "sparse_categorical_crossentropy")
+    model.build((12, 12, 1))
+    start = model.get_weights()
+    _, full_grad = model.compute_gradients(x, y, training=True)
+    history = model.fit(x, y, batch_size=64, epochs=1, verbose=0)  # 400 samples in 7 uneven chunks
+    assert model.optimizer.iterations == 1
+    for w0, g, w1 in zip(start, full_grad, model.get_weights(), strict=True):
+        np.testing.assert_allclose(w1, w0 - 0.5 * g, rtol=1e-10, atol=1e-12)
+    model.fit(x, y, batch_size=64, epochs=3, verbose=0)
+    assert model.optimizer.iterations == 4
+    assert len(history.history["loss"]) == 1
+
+
+def test_same_seed_same_bits_different_seed_differs(data):
+    x, y, _, _ = data
+
+    def train(model_seed, fit_seed):
+        model = small_cnn(seed=model_seed)
+        model.compile("adam", "sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=32, epochs=2, verbose=0, seed=fit_seed)
+        return model.get_weights()
+
+    a, b, c = train(0, 7), train(0, 7), train(0, 8)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
+    assert not all(np.array_equal(u, v) for u, v in zip(a, c, strict=True))
+    m1, m2 = small_cnn(seed=1), small_cnn(seed=2)
+    m1.build((12, 12, 1))
+    m2.build((12, 12, 1))
+    assert not np.array_equal(m1.layers[0].weights[0], m2.layers[0].weights[0])
+
+
+def test_validation_split_takes_the_last_fraction(data):
+    x, y, _, _ = data
+    model = small_cnn()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    h = model.fit(x[:100], y[:100], epochs=1, verbose=0, validation_split=0.25, seed=0)
+    expected = model.evaluate(x[75:100], y[75:100])
+    assert h.history["val_loss"][0] == pytest.approx(expected, rel=1e-6)
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+def test_callback_hook_order(data):
+    x, y, _, _ = data
+    calls = []
+
+    class Recorder(callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            calls.append("train_begin")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            calls.append(f"epoch_begin {epoch}")
+
+        def on_train_batch_end(self, batch, logs=None):
+            calls.append("batch")
+
+        def on_epoch_end(self, epoch, logs=None):
+            calls.append(f"epoch_end {epoch} {sorted(logs)}")
+
+        def on_train_end(self, logs=None):
+            calls.append("train_end")
+
+    model = small_cnn()
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[:64], y[:64], batch_size=32, epochs=2, verbose=0, callbacks=[Recorder()])
+    assert calls == ["train_begin", "epoch_begin 0", "batch", "batch", "epoch_end 0 ['accuracy', 'loss']",
+                     "epoch_begin 1", "batch", "batch", "epoch_end 1 ['accuracy', 'loss']", "train_end"]  # fmt: skip
+
+
+def test_early_stopping_restores_best_weights(data):
+    x, y, xt, yt = data
+    model = small_cnn()
+    model.compile(optimizers.SGD(learning_rate=0.05), "sparse_categorical_crossentropy")
+    seen = []
+
+    class Spy(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((logs["val_loss"], self.model.get_weights()))
+
+    stopper = callbacks.EarlyStopping(
+        monitor="val_loss", patience=1, restore_best_weights=True, min_delta=10.0
+    )
+    h = model.fit(
+        x, y, epochs=10, verbose=0, validation_data=(xt, yt), callbacks=[Spy(), stopper], seed=0
+    )
+    # min_delta=10 means no epoch after the first counts as an improvement: stop after epoch 2.
+    assert len(h.history["loss"]) == 2 and stopper.stopped_epoch == 1
+    for w, best in zip(model.get_weights(), seen[0][1], strict=True):
+        np.testing.assert_array_equal(w, best)
+
+
+def test_learning_rate_scheduler_and_csv_logger(tmp_path, data):
+    x, y, _, _ = data
+    model = small_cnn()
+    model.compile(
+        optimizers.SGD(learning_rate=0.1), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    sched = callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5**epoch)
+    log = tmp_path / "log.csv"
+    h = model.fit(x[:64], y[:64], epochs=3, verbose=0, callbacks=[sched, callbacks.CSVLogger(log)])
+    assert model.optimizer.learning_rate == pytest.approx(0.025)
+    assert h.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.025])
+    rows = log.read_text().strip().splitlines()
+    assert rows[0].split(",") == ["epoch", "accuracy", "learning_rate", "loss"]
+    assert len(rows) == 4 and rows[3].startswith("2,")
+
+
+def test_nan_loss_raises_with_epoch_and_batch_and_keeps_last_good_checkpoint(tmp_path, data):
+    x, y, _, _ = data
+    yc = np.eye(4)[y]
+    model = Sequential([layers.Flatten(input_shape=(12, 12, 1)), layers.Dense(4)], seed=0)
+    model.compile(optimizers.SGD(learning_rate=0.01), "mse")
+    ckpt = tmp_path / "last.snet"
+    model.fit(x[:32], yc[:32], epochs=1, verbose=0, callbacks=[callbacks.ModelCheckpoint(ckpt)])
+    good = ckpt.read_bytes()
+    # lr 1e30: the first step makes the weights ~1e30, so the second batch's loss overflows float32.
+    model.compile(optimizers.SGD(learning_rate=1e30), "mse")
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(TrainingDivergedError, match=r"Loss became (inf|nan) at epoch 1, batch 1"),
+    ):
+        model.fit(x[:64], yc[:64], batch_size=8, epochs=3, verbose=0, shuffle=False,
+                  callbacks=[callbacks.ModelCheckpoint(ckpt)])  # fmt: skip
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    assert ckpt.read_bytes() == good
+    # The checkpoint callback itself never writes non-finite weights.
+    guard = callbacks.ModelCheckpoint(ckpt)
+    guard.set_model(model)
+    model.layers[1].weights[0][0, 0] = np.inf
+    guard.on_epoch_end(5, {"loss": 1.0})
+    assert ckpt.read_bytes() == good
+
+
+def test_terminate_on_nan_stops_quietly_with_finite_weights(data):
+    x, y, _, _ = data
+    model = Sequential([layers.Flatten(input_shape=(12, 12, 1)), layers.Dense(4)], seed=0)
+    model.compile(optimizers.SGD(learning_rate=1e30), "mse")
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = model.fit(x[:64] * 1e30, np.eye(4)[y[:64]], batch_size=8, epochs=3, verbose=0,
+                      callbacks=[callbacks.TerminateOnNaN()])  # fmt: skip
+    assert model.stop_training
+    assert len(h.history.get("loss", [])) == 0
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.fixture
+def compiled():
+    model = small_cnn()
+    model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_fit_before_compile():
+    x, y = strokes(8, np.random.default_rng(0))
+    with pytest.raises(RuntimeError, match="compile"):
+        small_cnn().fit(x, y)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, pattern",
+    [
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 2.5}, TypeError, "batch_size"),
+        ({"epochs": -1}, ValueError, "epochs"),
+        ({"validation_split": 1.5}, ValueError, "validation_split"),
+        ({"initial_epoch": 5, "epochs": 2}, ValueError, "initial_epoch"),
+        ({"validation_data": (1, 2, 3)}, ValueError, "validation_data"),
+        ({"callbacks": [object()]}, TypeError, "callbacks"),
+    ],
+)
+def test_fit_argument_errors(compiled, kwargs, exc, pattern):
+    x, y = strokes(8, np.random.default_rng(0))
+    with pytest.raises(exc, match=pattern):
+        compiled.fit(x, to_categorical(y, 4), verbose=0, **kwargs)
+
+
+def test_data_errors(compiled):
+    x, y = strokes(8, np.random.default_rng(0))
+    yc = to_categorical(y, 4)
+    with pytest.raises(
+        ValueError, match=r"same number of samples.*x.shape=\(8, 12, 12, 1\).*y.shape=\(7, 4\)"
+    ):
+        compiled.fit(x, yc[:7], verbose=0)
+    with pytest.raises(ValueError, match="non-empty"):
+        compiled.fit(x[:0], yc[:0], verbose=0)
+    x_nan = x.copy()
+    x_nan[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="argument x. Expected finite values. Received 1 NaN"):
+        compiled.fit(x_nan, yc, verbose=0)
+    y_inf = yc.copy()
+    y_inf[0, 0] = np.inf
+    with pytest.raises(ValueError, match="argument y. Expected finite"):
+        compiled.fit(x, y_inf, verbose=0)
+    with pytest.raises(ValueError, match=r"Expected samples of shape \(12, 12, 1\)"):
+        compiled.fit(x[:, :10, :10], yc, verbose=0)
+    with pytest.raises(TypeError, match="numeric"):
+        compiled.fit(np.array([["a"]]), yc, verbose=0)
+
+
+def test_label_errors_come_from_the_loss(compiled):
+    x, y = strokes(8, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="y|label|target"):
+        compiled.fit(x, y, verbose=0)  # integer labels to categorical CE
+    with pytest.raises(ValueError, match="y|label|target|class"):
+        compiled.fit(x, to_categorical(y, 5), verbose=0)  # wrong class count
+    compiled.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="y|label|target|range"):
+        compiled.fit(x, y + 4, verbose=0)  # out of range
+
+
+def test_inputs_are_not_mutated_and_readonly_works(data):
+    x, y, _, _ = data
+    x, y = x[:64].copy(), y[:64].copy()
+    x_before, y_before = x.copy(), y.copy()
+    x.flags.writeable = False
+    model = small_cnn()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0, seed=0)
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(y, y_before)
+    fortran = np.asfortranarray(x_before)
+    np.testing.assert_array_equal(model.predict(fortran), model.predict(x_before))
