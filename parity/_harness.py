@@ -55,11 +55,15 @@ EXACT = Tolerance(0.0, 0.0)
 
 # The documented defaults (reliability.md): float64 rtol 1e-9 / atol 1e-12;
 # float32 forward rtol 1e-5 / atol 1e-6, gradients rtol 1e-4 / atol 1e-6.
+# "exact" (bit for bit) is for copies: keras_io weights, counters.
 DEFAULT_TOLERANCES: dict[str, dict[str, Tolerance]] = {
-    "float64": {"value": Tolerance(1e-9, 1e-12), "gradient": Tolerance(1e-9, 1e-12)},
-    "float32": {"value": Tolerance(1e-5, 1e-6), "gradient": Tolerance(1e-4, 1e-6)},
+    "float64": {
+        "value": Tolerance(1e-9, 1e-12),
+        "gradient": Tolerance(1e-9, 1e-12),
+        "exact": EXACT,
+    },
+    "float32": {"value": Tolerance(1e-5, 1e-6), "gradient": Tolerance(1e-4, 1e-6), "exact": EXACT},
 }
-KINDS = ("value", "gradient")
 
 
 @dataclass
@@ -84,9 +88,10 @@ class Case:
     """One item of the parity table.
 
     ``run(dtype, rng) -> [Comparison, ...]``; ``needs`` names what it requires
-    (see ``missing_requirement``); ``tolerances`` overrides the defaults per
-    dtype and kind, and then ``reason`` must say why; ``xfail`` (a reason)
-    marks a known disagreement the lead must decide on.
+    (see ``missing_requirement``); ``kinds`` lists the comparison kinds it
+    returns (for the report's tolerance column); ``tolerances`` overrides the
+    defaults per dtype and kind, and then ``reason`` must say why; ``xfail``
+    (a reason) marks a known disagreement the lead must decide on.
     """
 
     group: str
@@ -94,6 +99,7 @@ class Case:
     run: Callable[[str, np.random.Generator], list[Comparison]]
     needs: tuple[str, ...] = ()
     dtypes: tuple[str, ...] = ("float64", "float32")
+    kinds: tuple[str, ...] = ("value", "gradient")
     tolerances: Mapping[str, Mapping[str, Tolerance]] = field(default_factory=dict)
     reason: str = ""
     xfail: str | None = None
@@ -116,15 +122,17 @@ class Case:
         return tol
 
     def _kinds(self, dtype: str) -> list[str]:
-        return [*KINDS, *(k for k in self.tolerances.get(dtype, {}) if k not in KINDS)]
+        extra = [k for k in self.tolerances.get(dtype, {}) if k not in self.kinds]
+        return [*self.kinds, *extra]
 
     def tolerance_text(self, dtype: str) -> str:
         """``rtol / atol`` for values, then ``∇ ...`` and any other kind where they differ."""
-        value = self.tolerance(dtype, "value")
-        parts = [str(value)]
-        for kind in self._kinds(dtype)[1:]:
+        kinds = self._kinds(dtype)
+        first = self.tolerance(dtype, kinds[0])
+        parts = [str(first) if kinds[0] == "value" else f"{kinds[0]} {first}"]
+        for kind in kinds[1:]:
             tol = self.tolerance(dtype, kind)
-            if tol != value:
+            if tol != first:
                 parts.append(f"{'∇' if kind == 'gradient' else kind} {tol}")
         return "; ".join(parts)
 

@@ -21,11 +21,15 @@ implement (``dilation_rate`` ≠ 1, ``groups`` ≠ 1, ``data_format="channels_fi
 regularizers, constraints, mixed-precision dtype policies); activations and
 initializers missing from scratchnet's name tables. Nothing is dropped silently.
 
-Activations with parameters (``leaky_relu`` with a slope, ``gelu`` with
-``approximate=True``, ``softmax`` with an axis) become
-``functools.partial(keras.activations.<name>, **params)`` on the Keras side and
-are read back from the partial. Keras computes with them, but Keras' own
-``model.save`` cannot serialise a partial: save such a model with scratchnet.
+Activations with non-default parameters (``leaky_relu`` with a slope other
+than 0.2, ``gelu`` with ``approximate=True``, ``softmax`` on another axis)
+become ``functools.partial(keras.activations.<name>, **params)`` on the Keras
+side and are read back from the partial. Keras computes with them, but Keras'
+own ``model.save`` cannot serialise a partial: save such a model with scratchnet.
+
+Not carried: the scratchnet model's ``seed`` (it only drives weight
+initialisation, and the weights travel; Keras models have no such seed), and
+optimizer/compile state (compile the converted model yourself).
 """
 
 from __future__ import annotations
@@ -82,11 +86,13 @@ def _unsupported(what: str) -> ValueError:
 
 
 def _activation_to_keras(act, keras):
-    """scratchnet ``ActivationFunction`` -> a Keras activation (a name, or a partial with params)."""
-    fn = keras.activations.get(act.name)
-    if act.params:
-        return functools.partial(fn, **act.params)
-    return act.name
+    """scratchnet ``ActivationFunction`` -> a Keras activation: its name, or a partial when a
+    parameter differs from the default (Keras' defaults are scratchnet's)."""
+    from scratchnet import activations
+
+    if act.params == activations.get(act.name).params:
+        return act.name
+    return functools.partial(keras.activations.get(act.name), **act.params)
 
 
 def _activation_from_keras(fn, layer_name: str):
@@ -126,6 +132,12 @@ def _initializer_from_keras(init, layer_name: str) -> dict:
             f"Layer {layer_name!r} has a seeded Keras initializer {type(init).__name__}"
             f"(seed={seed}); scratchnet initializers draw from an np.random.Generator instead."
         )
+    for key in ("input_axes", "output_axes"):  # Keras 3.15's fan axes; None = the usual fans
+        if config.get(key, None) is not None:
+            raise _unsupported(
+                f"Layer {layer_name!r} has an initializer with {key}={config[key]!r}."
+            )
+        config.pop(key, None)
     spec = {"class_name": type(init).__name__, "config": config}
     try:
         return initializers.serialize(initializers.get(spec))
@@ -157,12 +169,11 @@ def to_keras(model):
             "Invalid type for argument model. Expected a scratchnet.models.Sequential. "
             f"Received model={model!r}."
         )
-    if not model.layers or not all(layer.built for layer in model.layers):
+    if not model.built:
         raise ValueError(
             "Invalid value for argument model. Expected a built model (call model.build(input_shape) "
             "or run it once). Received an unbuilt model."
         )
-    first = model.layers[0]
     keras_layers = []
     for layer in model.layers:
         class_name = type(layer).__name__
@@ -182,7 +193,7 @@ def to_keras(model):
             kwargs[key] = value
         keras_layers.append(getattr(keras.layers, class_name)(**kwargs))
     keras_model = keras.Sequential(
-        [keras.Input(shape=first.input_shape, dtype=first.dtype.name), *keras_layers],
+        [keras.Input(shape=model.input_shape, dtype=model.layers[0].dtype.name), *keras_layers],
         name=model.name,
     )
     for layer, keras_layer in zip(model.layers, keras_layers, strict=True):
@@ -202,23 +213,23 @@ def _keras_layer_config(layer) -> dict:
             f"Layer {layer.name!r} uses the mixed dtype policy {policy.name!r}; "
             "scratchnet computes in one dtype."
         )
-    keras_config = layer.get_config()
+    # Attributes, not layer.get_config(): Keras cannot serialise a partial activation.
     for key, fine in _KERAS_MUST_BE.items():
-        if key in keras_config:
-            value = keras_config[key]
-            if isinstance(value, list):
-                value = tuple(value)
-            if value != fine:
-                raise _unsupported(f"Layer {layer.name!r} sets {key}={value!r}.")
+        value = getattr(layer, key, fine)
+        if isinstance(value, list):
+            value = tuple(value)
+        if value != fine:
+            raise _unsupported(f"Layer {layer.name!r} sets {key}={value!r}.")
     config = {"name": layer.name, "dtype": policy.variable_dtype, "trainable": layer.trainable}
     for key in _CONVERTERS[class_name]:
+        value = getattr(layer, key)
         if key == "activation":
-            config[key] = _activation_from_keras(layer.activation, layer.name)
+            value = _activation_from_keras(value, layer.name)
         elif key.endswith("_initializer"):
-            config[key] = _initializer_from_keras(getattr(layer, key), layer.name)
-        else:
-            value = keras_config[key]
-            config[key] = tuple(value) if isinstance(value, list) else value
+            value = _initializer_from_keras(value, layer.name)
+        elif isinstance(value, list):
+            value = tuple(value)
+        config[key] = value
     return config
 
 

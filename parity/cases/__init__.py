@@ -7,7 +7,7 @@ list, so they cannot drift.
 
 from __future__ import annotations
 
-from parity.cases import activations, layers, losses, models, optimizers
+from parity.cases import activations, keras_io, layers, losses, models, optimizers
 
 GROUPS = {
     "activations": activations.CASES,
@@ -15,6 +15,7 @@ GROUPS = {
     "losses": losses.CASES,
     "optimizers": optimizers.CASES,
     "models": models.CASES,
+    "keras_io": keras_io.CASES,
 }
 
 # group -> section title in the report
@@ -24,6 +25,7 @@ TITLES = {
     "losses": "3. Losses: values and gradients on both paths",
     "optimizers": f"4. Optimizers: {optimizers.STEPS}-step trajectories, weights and slots",
     "models": "5. Whole models: predictions, loss, gradients, and training side by side",
+    "keras_io": "6. scratchnet.keras_io: to_keras / from_keras round trips",
 }
 
 CASES = [case for cases in GROUPS.values() for case in cases]
