@@ -9,6 +9,7 @@ a case fails or errors, 0 otherwise (skips included).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import parity
 from parity import _harness
 from parity.cases import GROUPS, TITLES
-from parity.cases.deviations import DEVIATIONS
+from parity.cases.deviations import DEVIATIONS, KERAS_NOTES
 
 DTYPES = ("float64", "float32")
 
@@ -42,6 +43,14 @@ def _result(case, outcomes) -> str:
     return "pass"
 
 
+def _used(outcomes) -> str:
+    ratios = [o.ratio for o in outcomes.values() if o.status in ("pass", "fail")]
+    if not ratios:
+        return "—"
+    worst = max(ratios)
+    return "∞" if worst == float("inf") else f"{worst:.0%}"
+
+
 def _cell(case, outcomes, dtype) -> list[str]:
     if dtype not in case.dtypes:
         return ["n/a", "", ""]
@@ -52,8 +61,11 @@ def _cell(case, outcomes, dtype) -> list[str]:
     return [_num(o.max_abs), _num(o.max_rel), tol]
 
 
-def render(results, *, versions, notes, seconds, seed, selection) -> str:
-    """The Markdown report for ``results``: ``[(case, {dtype: Outcome}), ...]``."""
+def render(results, *, versions, notes, seconds, seed, selection, strictness=()) -> str:
+    """The Markdown report for ``results``: ``[(case, {dtype: Outcome}), ...]``.
+
+    ``strictness``: ``[(check name, what Keras did, what scratchnet did), ...]``.
+    """
     counts: dict[str, int] = {}
     for case, outcomes in results:
         key = _result(case, outcomes).strip("*").split(" ")[0].lower()
@@ -93,8 +105,10 @@ def render(results, *, versions, notes, seconds, seed, selection) -> str:
         "`max rel` the largest `|Δ|/|TF|` over entries with a non-zero TF value.",
         "An entry passes when `|Δ| <= atol + rtol·|TF|`; tolerances are written",
         "`rtol / atol` (`∇` = the gradient tolerance where it differs, `exact` = bit",
-        "for bit). † marks a tolerance looser than the default (float64 1e-9 / 1e-12;",
-        "float32 1e-5 / 1e-6, gradients 1e-4 / 1e-6); its reason is listed below.",
+        "for bit; `copies exact` = copied weights and counters are compared bit for bit).",
+        "† marks a tolerance looser than the default (float64 1e-9 / 1e-12; float32",
+        "1e-5 / 1e-6, gradients 1e-4 / 1e-6); its reason is listed below. `tol used` is",
+        "the largest `|Δ| / (atol + rtol·|TF|)` over both dtypes (above 100% fails).",
         "",
     ]
     by_group: dict[str, list] = {}
@@ -105,22 +119,28 @@ def render(results, *, versions, notes, seconds, seed, selection) -> str:
             f"## {TITLES.get(group, group)}",
             "",
             "| case | f64 max \\|Δ\\| | f64 max rel | f64 tol | f32 max \\|Δ\\| | f32 max rel "
-            "| f32 tol | result |",
-            "|---|---|---|---|---|---|---|---|",
+            "| f32 tol | tol used | result |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for case, outcomes in rows:
             cells = [f"`{case.name}`"]
             for dtype in DTYPES:
                 cells += _cell(case, outcomes, dtype)
+            cells.append(_used(outcomes))
             cells.append(_result(case, outcomes))
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
 
-    loosened = [(c, o) for c, o in results if c.reason]
-    if loosened:
+    reasons: dict[str, list[str]] = {}
+    for case, _ in results:
+        if case.reason:
+            reasons.setdefault(case.reason, []).append(case.name)
+    if reasons:
         lines += ["## Looser tolerances and why", ""]
-        for case, _ in loosened:
-            lines.append(f"- `{case.id}`: {case.reason}")
+        for reason, names in reasons.items():
+            shown = ", ".join(f"`{n}`" for n in names[:4])
+            more = f" and {len(names) - 4} more" if len(names) > 4 else ""
+            lines.append(f"- {reason} ({len(names)} case(s): {shown}{more})")
         lines.append("")
     problems = [
         (case, out)
@@ -140,15 +160,29 @@ def render(results, *, versions, notes, seconds, seed, selection) -> str:
     )
     if skipped:
         lines += ["## Skipped", ""]
-        reasons: dict[str, list[str]] = {}
+        skip_reasons: dict[str, list[str]] = {}
         for cid, msg in skipped:
-            reasons.setdefault(msg, []).append(cid)
-        for msg, ids in reasons.items():
+            skip_reasons.setdefault(msg, []).append(cid)
+        for msg, ids in skip_reasons.items():
             lines.append(f"- {len(ids)} case(s): {msg}")
         lines.append("")
     lines += ["## Deliberate deviations from TensorFlow/Keras", ""]
     for title, text in DEVIATIONS:
         lines.append(f"- **{title}.** {text}")
+    lines.append("")
+    if strictness:
+        lines += [
+            "### Bad input: what each side does",
+            "",
+            "| input | Keras | scratchnet |",
+            "|---|---|---|",
+        ]
+        for name, keras_text, scratch_text in strictness:
+            cells = [name, keras_text, scratch_text]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("")
+    lines += ["## Keras behaviour the suite works around", ""]
+    lines += [f"- {note}" for note in KERAS_NOTES]
     lines.append("")
     return "\n".join(lines)
 
@@ -159,6 +193,13 @@ def main(argv=None) -> int:
     ap.add_argument("-k", dest="selection", default="", help="only case ids containing this")
     ap.add_argument("--seed", type=int, default=_harness.BASE_SEED)
     args = ap.parse_args(argv)
+    if importlib.util.find_spec("tensorflow") is None:
+        print(
+            "python -m parity needs TensorFlow (the report compares scratchnet with it): "
+            "pip install -e '.[tf]'",
+            file=sys.stderr,
+        )
+        return 2
 
     from parity._tf import environment_notes, versions
 
@@ -171,6 +212,11 @@ def main(argv=None) -> int:
             outcomes = {d: _harness.run_case(case, d, seed=args.seed) for d in case.dtypes}
             results.append((case, outcomes))
             print(f"{_result(case, outcomes):14} {case.id}", file=sys.stderr, flush=True)
+    strictness = []
+    if not args.selection and _harness.REQUIREMENTS["models"][0]():
+        from parity.strictness import CHECKS, run_check
+
+        strictness = [(c.name, *run_check(c)) for c in CHECKS]
     seconds = time.perf_counter() - start
     text = render(
         results,
@@ -179,6 +225,7 @@ def main(argv=None) -> int:
         seconds=seconds,
         seed=args.seed,
         selection=args.selection,
+        strictness=strictness,
     )
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output} ({seconds:.0f} s)", file=sys.stderr)

@@ -132,7 +132,9 @@ class Case:
         parts = [str(first) if kinds[0] == "value" else f"{kinds[0]} {first}"]
         for kind in kinds[1:]:
             tol = self.tolerance(dtype, kind)
-            if tol != first:
+            if kind == "exact":
+                parts.append("copies exact")
+            elif tol != first:
                 parts.append(f"{'∇' if kind == 'gradient' else kind} {tol}")
         return "; ".join(parts)
 
@@ -155,6 +157,7 @@ class Measured:
     max_rel: float
     passed: bool
     detail: str = ""
+    ratio: float = 0.0  # max |Δ| / allowed over the entries (> 1 fails)
 
 
 @dataclass
@@ -176,6 +179,11 @@ class Outcome:
     def max_rel(self) -> float:
         return max((m.max_rel for m in self.measured), default=float("nan"))
 
+    @property
+    def ratio(self) -> float:
+        """The largest ``|Δ| / allowed`` of any entry: how much of the tolerance was used."""
+        return max((m.ratio for m in self.measured), default=float("nan"))
+
 
 def case_rng(case: Case, dtype: str, seed: int = BASE_SEED) -> np.random.Generator:
     """A generator seeded by (base seed, case id, dtype): fresh and reproducible per test."""
@@ -194,7 +202,7 @@ def measure(comparison: Comparison, tol: Tolerance) -> Measured:
     got, expected = _as_array(comparison.got), _as_array(comparison.expected)
     if got.shape != expected.shape:
         return Measured(
-            label, np.inf, np.inf, False, f"{label}: shape {got.shape} != {expected.shape}"
+            label, np.inf, np.inf, False, f"{label}: shape {got.shape} != {expected.shape}", np.inf
         )
     problems = []
     if comparison.check_dtype and got.dtype != expected.dtype:
@@ -230,7 +238,8 @@ def measure(comparison: Comparison, tol: Tolerance) -> Measured:
             f"rtol {tol.rtol:g} / atol {atol:.3g}; worst{where}{context}: "
             f"scratchnet {g[idx]!r}, TF {e[idx]!r}, |Δ| {diff[idx]:.3g}"
         )
-    return Measured(label, max_abs, max_rel, passed, "; ".join(problems))
+    worst = float(ratio.max()) if ratio.size else 0.0
+    return Measured(label, max_abs, max_rel, passed, "; ".join(problems), worst)
 
 
 # --- requirements ---------------------------------------------------------------------------

@@ -8,6 +8,15 @@ from parity._harness import missing_requirement, run_case
 from parity.cases import cases_in
 
 
+def require_tensorflow() -> None:
+    """Skip the calling test module (at import) when TensorFlow is not installed."""
+    pytest.importorskip(
+        "tensorflow",
+        reason="the parity suite compares scratchnet with TensorFlow/Keras; "
+        "install it with `pip install -e '.[tf]'` (tensorflow-cpu 2.21.0)",
+    )
+
+
 def params(group: str) -> list:
     """``pytest.param(case, dtype)`` for every case of ``group`` and each of its dtypes."""
     out = []

@@ -7,8 +7,11 @@ from scipy.special import ndtr
 from parity import _harness
 from parity.__main__ import render
 from parity._harness import Case, Comparison, Tolerance, measure, run_case
+from parity._pytest import require_tensorflow
 from parity._tf import tf_keras, vjp
 from parity.cases import CASES, GROUPS
+
+require_tensorflow()
 
 F64 = Tolerance(1e-9, 1e-12)
 

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from parity._harness import missing_requirement
-from parity._pytest import check, params
+from parity._pytest import check, params, require_tensorflow
 from parity._tf import tf_keras
 from parity.cases import keras_io as cases
+
+require_tensorflow()
 
 
 @pytest.mark.parametrize(("case", "dtype"), params("keras_io"))

@@ -2,7 +2,9 @@
 
 import pytest
 
-from parity._pytest import check, params
+from parity._pytest import check, params, require_tensorflow
+
+require_tensorflow()
 
 
 @pytest.mark.parametrize(("case", "dtype"), params("losses"))

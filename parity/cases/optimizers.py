@@ -139,11 +139,23 @@ def trajectories(scratch_opt, keras_name, keras_params, scale, dtype, rng, steps
                 if keras_slots or slot in state["slots"][i]:
                     log("scratch", f"{slot}{i}", state["slots"][i].get(slot, np.nan))
                     log("keras", f"{slot}{i}", keras_slots[i].numpy() if keras_slots else np.nan)
-    out = []
+    state = scratch_opt.get_state()
+    expected_names = sorted(
+        slot for attr, slot in slot_map.items() if getattr(keras_opt, attr, None)
+    )
+    names_equal = all(sorted(s) == expected_names for s in state["slots"])
+    out = [
+        Comparison(
+            f"slot names {sorted(state['slots'][0])} = Keras' {expected_names} (1 = yes)",
+            float(names_equal),
+            1.0,
+            "exact",
+        )
+    ]
     for key in record["keras"]:
         got, expected = np.stack(record["scratch"][key]), np.stack(record["keras"][key])
         if key == "iterations":
-            out.append(Comparison("iterations", got, expected, check_dtype=False))
+            out.append(Comparison("iterations", got, expected, "exact", check_dtype=False))
         else:
             label = f"{key} trajectory" if key.startswith("θ") else f"slot {key} trajectory"
             out.append(Comparison(label, got, expected, "value", relative_atol=True))
@@ -170,6 +182,7 @@ def _case(name, params, scale, defaults=False, tolerances=None, reason=""):
         label,
         run,
         needs=("optimizers",),
+        kinds=("value", "exact"),
         tolerances=tolerances or {},
         reason=reason,
     )
@@ -186,7 +199,7 @@ def _gradient_descent_case(scale):
         return trajectories(scratch_opt, "SGD", keras_params, scale, dtype, rng)
 
     name = f"GradientDescent(learning_rate=0.0625) vs Keras SGD(momentum=0), grad scale {scale:g}"
-    return Case("optimizers", name, run, needs=("optimizers",))
+    return Case("optimizers", name, run, needs=("optimizers",), kinds=("value", "exact"))
 
 
 # The defaults rows: Keras rounds 0.001 / 0.9 / 0.999 / 0.004 / 0.96 through float32 in
