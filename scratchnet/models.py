@@ -356,7 +356,7 @@ class Sequential:
         y=None,
         batch_size: int = 32,
         epochs: int = 1,
-        verbose: int = 1,
+        verbose="auto",
         callbacks=None,
         validation_split: float = 0.0,
         validation_data=None,
@@ -375,6 +375,7 @@ class Sequential:
         (or quietly with ``TerminateOnNaN``) before the bad update is applied.
         """
         self._require_compiled()
+        verbose = _verbosity(verbose)
         batch_size = _checks.positive_int("batch_size", batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise _checks.invalid("epochs", "an integer >= 0", epochs)
@@ -613,10 +614,11 @@ class Sequential:
         return {"loss": total / x.shape[0], **{m.name: float(m.result()) for m in metric_objs}}
 
     def evaluate(
-        self, x=None, y=None, batch_size: int = 32, verbose: int = 0, return_dict: bool = False
+        self, x=None, y=None, batch_size: int = 32, verbose="auto", return_dict: bool = False
     ):
         """Loss and metrics over ``(x, y)`` in inference mode: a float, ``[loss, *metrics]``, or a dict."""
         self._require_compiled()
+        verbose = _verbosity(verbose)
         batch_size = _checks.positive_int("batch_size", batch_size)
         x, y = self._check_xy(x, y)
         results = self._evaluate_arrays(x, y, batch_size, verbose)
@@ -625,8 +627,9 @@ class Sequential:
         values = list(results.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+    def predict(self, x, batch_size: int = 32, verbose="auto") -> np.ndarray:
         """The model's outputs for ``x``, computed in batches in inference mode."""
+        verbose = _verbosity(verbose)
         batch_size = _checks.positive_int("batch_size", batch_size)
         x = self._check_x(x)
         starts = range(0, x.shape[0], batch_size)
@@ -743,6 +746,15 @@ class Sequential:
                     f"{os.fspath(path)!r}: weight {i} expected shape {old.shape} dtype {old.dtype}. "
                     f"Received shape {new.shape} dtype {new.dtype}."
                 )
+
+
+def _verbosity(verbose) -> int:
+    """Keras' verbose: "auto" or 1 = progress bar, 2 = one line per epoch, 0 = silent."""
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise _checks.invalid("verbose", '0, 1, 2 or "auto"', verbose)
+    return int(verbose)
 
 
 def _version() -> str:

@@ -371,3 +371,18 @@ def test_inputs_are_not_mutated_and_readonly_works(data):
     np.testing.assert_array_equal(y, y_before)
     fortran = np.asfortranarray(x_before)
     np.testing.assert_array_equal(model.predict(fortran), model.predict(x_before))
+
+
+def test_verbose_modes(capsys, data):
+    x, y, _, _ = data
+    model = small_cnn()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.fit(x[:64], y[:64], epochs=1, verbose=2)
+    assert "Epoch 1/1 - loss:" in capsys.readouterr().out
+    model.fit(x[:64], y[:64], epochs=1, verbose=0)
+    model.predict(x[:8], verbose=0)
+    assert capsys.readouterr().out == ""
+    model.evaluate(x[:8], y[:8])  # "auto": a progress bar, as Keras
+    assert "evaluate" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"argument verbose\. Expected 0, 1, 2 or \"auto\"\. Received verbose=3"):
+        model.fit(x[:8], y[:8], verbose=3)
