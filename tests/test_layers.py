@@ -433,7 +433,9 @@ def test_base_errors():
         ValueError, match=r"argument name\. Expected a non-empty string without '/'"
     ):
         Dense(2, name="a/b")
-    with pytest.raises(ValueError, match=r"argument trainable\. Expected True or False"):
+    with pytest.raises(
+        TypeError, match=r"argument trainable\. Expected a bool\. Received trainable=1"
+    ):
         Dense(2, trainable=1)
     with pytest.raises(ValueError, match=r"argument dtype\. Expected one of"):
         Dense(2, dtype="int8")
@@ -471,8 +473,14 @@ def test_dense_errors():
         Dense(2.5)
     with pytest.raises(ValueError, match=r"argument activation\. Expected one of"):
         Dense(2, activation="swoosh")
-    with pytest.raises(ValueError, match=r"argument use_bias\. Expected True or False"):
+    with pytest.raises(
+        TypeError, match=r"argument use_bias\. Expected a bool\. Received use_bias='yes'"
+    ):
         Dense(2, use_bias="yes")
+    with pytest.raises(
+        TypeError, match=r"argument use_bias\. Expected a bool\. Received use_bias=0"
+    ):
+        layers.Conv2D(2, 3, use_bias=0)
     with pytest.raises(ValueError, match=r"argument initializer\. Expected one of"):
         Dense(2, kernel_initializer="xavier")
     with pytest.raises(

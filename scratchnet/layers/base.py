@@ -41,13 +41,6 @@ def _unique_name(cls: type) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
-def invalid_received(name: str, expected: str, received: str) -> ValueError:
-    """Like ``_checks.invalid``, for a value described in words (``"an array of shape (2, 3)"``)."""
-    return ValueError(
-        f"Invalid value for argument {name}. Expected {expected}. Received {received}."
-    )
-
-
 def shape_tuple(name: str, value) -> tuple[int, ...]:
     """A shape without the batch dimension: a tuple of positive ints (a bare int means ``(int,)``)."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -83,12 +76,10 @@ class Layer:
             name = _unique_name(type(self))
         if not isinstance(name, str) or not name or "/" in name:
             raise _checks.invalid("name", "a non-empty string without '/'", name)
-        if not isinstance(trainable, bool):
-            raise _checks.invalid("trainable", "True or False", trainable)
         self.name = name
         self.dtype = config.resolve_dtype(dtype)
         self.input_shape = None if input_shape is None else shape_tuple("input_shape", input_shape)
-        self.trainable = trainable
+        self.trainable = _checks.boolean("trainable", trainable)
         self.built = False
         self.weights: list[np.ndarray] = []
         self.grads: list[np.ndarray] = []
@@ -157,13 +148,13 @@ class Layer:
         x = _checks.float_array("inputs", x, self.dtype)
         rank = len(self.input_shape) + 1
         if x.ndim != rank:
-            raise invalid_received(
+            raise _checks.invalid_received(
                 "inputs",
                 f"a {rank}-D array (batch first) for layer {self.name!r}",
                 f"an array of shape {x.shape}",
             )
         if check_last_axis and x.shape[-1] != self.input_shape[-1]:
-            raise invalid_received(
+            raise _checks.invalid_received(
                 "inputs",
                 f"last axis of size {self.input_shape[-1]} (layer {self.name!r} was built for "
                 f"input_shape={self.input_shape})",
@@ -183,7 +174,7 @@ class Layer:
         """``dy`` as an array of ``self.dtype``, shaped like the latest output."""
         dy = _checks.float_array("dy", dy, self.dtype)
         if dy.shape != tuple(expected_shape):
-            raise invalid_received(
+            raise _checks.invalid_received(
                 "dy",
                 f"the shape of the latest output {tuple(expected_shape)}",
                 f"an array of shape {dy.shape}",
@@ -204,7 +195,7 @@ class Layer:
         weights = list(weights)
         if len(weights) != len(self.weights):
             state = "" if self.built else " (it is not built yet)"
-            raise invalid_received(
+            raise _checks.invalid_received(
                 "weights",
                 f"a list of {len(self.weights)} arrays for layer {self.name!r}{state}",
                 f"a list of {len(weights)} arrays",
@@ -213,7 +204,7 @@ class Layer:
         for i, (new, live) in enumerate(zip(weights, self.weights, strict=True)):
             new = _checks.float_array(f"weights[{i}]", new, live.dtype)
             if new.shape != live.shape:
-                raise invalid_received(
+                raise _checks.invalid_received(
                     f"weights[{i}]",
                     f"shape {live.shape} for layer {self.name!r}",
                     f"an array of shape {new.shape}",
