@@ -43,7 +43,7 @@ import numbers
 
 import numpy as np
 
-from scratchnet import _checks, config
+from scratchnet import _checks, activations, config
 
 # --------------------------------------------------------------------------- helpers
 
@@ -96,18 +96,6 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     r"""Stable log-softmax over the last axis: :math:`z_i - m - \log\sum_j e^{z_j - m}`, :math:`m = \max_j z_j`."""
     shifted = z - np.max(z, axis=-1, keepdims=True)  # (..., C), max entry 0
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    r"""Softmax over the last axis, :math:`e^{z_i - m} / \sum_j e^{z_j - m}`."""
-    e = np.exp(z - np.max(z, axis=-1, keepdims=True))  # (..., C)
-    return e / np.sum(e, axis=-1, keepdims=True)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    r"""Stable logistic :math:`\sigma(z)` through :math:`e = e^{-|z|}`: both ``np.where`` branches stay finite."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
 
 
 def _smooth_categorical(y: np.ndarray, label_smoothing: float) -> np.ndarray:
@@ -249,7 +237,7 @@ def categorical_crossentropy_backward(
     g = _upstream(dloss, y_pred)[..., None]  # (N, ..., 1)
     if from_logits:
         total = np.sum(y, axis=-1, keepdims=True)  # (N, ..., 1), 1 for one-hot rows
-        return g * (_softmax(y_pred) * total - y)  # (N, ..., C)
+        return g * (activations.softmax(y_pred) * total - y)  # (N, ..., C)
     low, high = _clip_bounds(y_pred.dtype)
     s = np.sum(y_pred, axis=-1, keepdims=True)  # (N, ..., 1)
     q = y_pred / s  # (N, ..., C)
@@ -322,10 +310,10 @@ def sparse_categorical_crossentropy_backward(y_true, y_pred, dloss, from_logits=
     one_hot = _one_hot(labels, y_pred.shape[-1], y_pred.dtype)  # (N, ..., C)
     g = _upstream(dloss, y_pred)[..., None]  # (N, ..., 1)
     if from_logits:
-        return g * (_softmax(y_pred) - one_hot)  # (N, ..., C)
+        return g * (activations.softmax(y_pred) - one_hot)  # (N, ..., C)
     low, high = _clip_bounds(y_pred.dtype)
     c = np.clip(y_pred, low, high)  # (N, ..., C)
-    dlogits = _softmax(np.log(c)) - one_hot  # dℓ/dl, l = log c
+    dlogits = activations.softmax(np.log(c)) - one_hot  # dℓ/dl, l = log c
     inside = (y_pred >= low) & (y_pred <= high)
     return g * np.where(inside, dlogits / c, 0.0).astype(y_pred.dtype, copy=False)
 
@@ -393,7 +381,7 @@ def binary_crossentropy_backward(y_true, y_pred, dloss, from_logits=False, label
         y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
     g = _upstream(dloss, y_pred)[..., None] / y_pred.shape[-1]  # (N, ..., 1)
     if from_logits:
-        return g * (_sigmoid(y_pred) - y)  # (N, ..., K)
+        return g * (activations.sigmoid(y_pred) - y)  # (N, ..., K)
     low, high = _clip_bounds(y_pred.dtype)
     c = np.clip(y_pred, low, high)  # (N, ..., K)
     inside = (y_pred >= low) & (y_pred <= high)
