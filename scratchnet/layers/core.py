@@ -99,9 +99,9 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         x = self._inputs(x, check_last_axis=True)  # (N, in)
-        z = x @ self.kernel  # (N, units)
+        z = x @ self.kernel  # (N, units), a new array
         if self.use_bias:
-            z = z + self.bias
+            z += self.bias
         y = self.activation(z)  # (N, units)
         self.preactivation = z
         self._cache = (x, z, y)
