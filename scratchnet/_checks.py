@@ -8,6 +8,7 @@ These are exceptions, never ``assert``: a user can cause them.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
@@ -145,3 +146,25 @@ def numeric_array(name: str, value) -> np.ndarray:
 def float_array(name: str, value, dtype) -> np.ndarray:
     """``value`` as a float array of ``dtype`` (a new array when a conversion happens; never mutated)."""
     return numeric_array(name, value).astype(dtype, copy=False)
+
+
+def config_arguments(cls: type, config) -> dict:
+    """``config`` checked as keyword arguments of ``cls``'s constructor (``from_config``'s input).
+
+    A corrupt or hand-edited config gets a message naming the class, the keys
+    it knows and those it does not (a TypeError, like Python's own).
+    """
+    if not isinstance(config, dict):
+        raise invalid("config", f"a dict of {cls.__name__} constructor arguments", config)
+    parameters = inspect.signature(cls).parameters
+    known = [
+        k for k, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    unknown = sorted(str(k) for k in config if k not in known)
+    if unknown:
+        words = "argument" if len(unknown) == 1 else "arguments"
+        raise TypeError(  # a TypeError, as Python's own for an unknown keyword
+            f"Invalid value for argument config. Expected keys among {known} for {cls.__name__}. "
+            f"Received unexpected keyword {words} {', '.join(repr(k) for k in unknown)}."
+        )
+    return config

@@ -513,7 +513,7 @@ class Loss:
     @classmethod
     def from_config(cls, config: dict):
         """Rebuild from ``get_config()``."""
-        return cls(**config)
+        return cls(**_checks.config_arguments(cls, config))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -713,7 +713,7 @@ def get(identifier) -> Loss:
                 "Invalid value for argument loss. Expected a dict {'class_name': one of "
                 f"{sorted(classes)}, 'config': {{...}}}} (from serialize). Received loss={identifier!r}."
             )
-        return classes[identifier["class_name"]].from_config(dict(identifier["config"]))
+        return classes[identifier["class_name"]].from_config(identifier["config"])
     if callable(identifier) and identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
     raise TypeError(

@@ -368,7 +368,7 @@ class Metric:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return cls(**_checks.config_arguments(cls, config))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"

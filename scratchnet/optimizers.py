@@ -271,7 +271,7 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return cls(**_checks.config_arguments(cls, config))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -841,7 +841,7 @@ def get(identifier) -> Optimizer:
                 f"{sorted(classes)}, 'config': {{...}}}} (from serialize). "
                 f"Received optimizer={identifier!r}."
             )
-        return classes[identifier["class_name"]].from_config(dict(identifier["config"]))
+        return classes[identifier["class_name"]].from_config(identifier["config"])
     raise TypeError(
         "Invalid type for argument optimizer. Expected a name, an Optimizer instance or a "
         f"serialized dict. Received optimizer={identifier!r}."

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratchnet import _checks, activations, losses, optimizers, utils
+from scratchnet import (
+    _checks,
+    activations,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    utils,
+)
 from scratchnet.layers import Dense
 
 
@@ -71,3 +80,32 @@ def test_invalid_received():
     assert str(err) == (
         "Invalid value for argument dy. Expected shape (2,). Received an array of shape (3,)."
     )
+
+
+@pytest.mark.parametrize(
+    ("get", "class_name"),
+    [
+        (optimizers.get, "Adam"),
+        (losses.get, "MeanSquaredError"),
+        (initializers.get, "GlorotUniform"),
+    ],
+)
+def test_from_config_names_unknown_keys_and_refuses_non_dicts(get, class_name):
+    with pytest.raises(
+        TypeError,
+        match=rf"argument config\. Expected keys among \[.*\] for {class_name}\. "
+        r"Received unexpected keyword argument 'lr'\.",
+    ):
+        get({"class_name": class_name, "config": {"lr": 1}})
+    with pytest.raises(ValueError, match=r"argument config\. Expected a dict|Expected a dict"):
+        get({"class_name": class_name, "config": 3})
+
+
+def test_layer_and_metric_from_config_name_unknown_keys():
+    with pytest.raises(
+        TypeError, match=r"for Dense\. Received unexpected keyword arguments 'a', 'b'"
+    ):
+        layers.deserialize({"class_name": "Dense", "config": {"units": 2, "a": 1, "b": 2}})
+    with pytest.raises(TypeError, match=r"for Precision\. Received unexpected keyword argument"):
+        metrics.Precision.from_config({"name": "p", "thresh": 0.5})
+    assert layers.Dense.from_config({"units": 2}).units == 2

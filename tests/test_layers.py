@@ -541,3 +541,27 @@ def test_layer_table_is_complete():
             layers.Dropout,
         )
     }
+
+
+def test_flatten_refuses_a_shape_other_than_its_build():
+    # Flatten's output size depends on every axis: (N, 3, 3, 1) would silently become (N, 9)
+    layer = Flatten()
+    layer.build((2, 2, 1))
+    with pytest.raises(
+        ValueError,
+        match=r"argument inputs\. Expected shape \(N, 2, 2, 1\) \(layer .* built for "
+        r"input_shape=\(2, 2, 1\)\)\. Received an array of shape \(1, 3, 3, 1\)",
+    ):
+        layer.forward(np.zeros((1, 3, 3, 1)))
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: Activation("relu"), lambda: Dropout(0.5), lambda: LeakyReLU()]
+)
+def test_elementwise_layers_refuse_other_features_than_their_build(make):
+    layer = make()
+    layer.build((3,))
+    with pytest.raises(
+        ValueError, match=r"argument inputs\. Expected last axis of size 3 .* shape \(2, 4\)"
+    ):
+        layer.forward(np.zeros((2, 4)), training=True)

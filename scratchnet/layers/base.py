@@ -134,11 +134,13 @@ class Layer:
     def backward(self, dy) -> np.ndarray:
         raise NotImplementedError
 
-    def _inputs(self, x, check_last_axis: bool = False) -> np.ndarray:
+    def _inputs(self, x, check_last_axis: bool = False, check_shape: bool = False) -> np.ndarray:
         """``x`` as an array of ``self.dtype`` (a copy only if it must convert), checked against the build.
 
         The rank must be that of the built ``input_shape`` plus the batch axis;
-        with ``check_last_axis`` the features/channels must match too.
+        with ``check_last_axis`` the features/channels must match too, and with
+        ``check_shape`` the whole shape after the batch axis (``Flatten``, whose
+        output size depends on every axis).
         """
         if not self.built:
             raise ValueError(
@@ -151,6 +153,13 @@ class Layer:
             raise _checks.invalid_received(
                 "inputs",
                 f"a {rank}-D array (batch first) for layer {self.name!r}",
+                f"an array of shape {x.shape}",
+            )
+        if check_shape and x.shape[1:] != self.input_shape:
+            raise _checks.invalid_received(
+                "inputs",
+                f"shape (N, {', '.join(map(str, self.input_shape))}) (layer {self.name!r} was built for "
+                f"input_shape={self.input_shape})",
                 f"an array of shape {x.shape}",
             )
         if check_last_axis and x.shape[-1] != self.input_shape[-1]:
@@ -236,7 +245,7 @@ class Layer:
     @classmethod
     def from_config(cls, config: dict):
         """A new, unbuilt layer with the constructor arguments of ``get_config``."""
-        return cls(**config)
+        return cls(**_checks.config_arguments(cls, config))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

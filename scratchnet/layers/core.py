@@ -147,7 +147,7 @@ class Activation(Layer):
         self.preactivation = None
 
     def forward(self, x, training=False):
-        x = self._inputs(x)  # (N, ...)
+        x = self._inputs(x, check_last_axis=True)  # (N, ...)
         y = self.activation(x)  # (N, ...)
         self.preactivation = x
         self._cache = (x, y)
@@ -186,7 +186,7 @@ class LeakyReLU(Layer):
         super().__init__(input_shape=input_shape, name=name, dtype=dtype, trainable=trainable)
 
     def forward(self, x, training=False):
-        x = self._inputs(x)  # (N, ...)
+        x = self._inputs(x, check_last_axis=True)  # (N, ...)
         slope = self.dtype.type(self.negative_slope)
         self._cache = x
         return np.where(x > 0, x, slope * x)  # (N, ...)
@@ -275,7 +275,7 @@ class Dropout(Layer):
         return concrete
 
     def forward(self, x, training=False):
-        x = self._inputs(x)  # (N, ...)
+        x = self._inputs(x, check_last_axis=True)  # (N, ...)
         if not training or self.rate == 0.0:
             self._cache = (x.shape, None)
             return x
@@ -317,7 +317,7 @@ class Flatten(Layer):
         return (math.prod(shape_tuple("input_shape", input_shape)),)
 
     def forward(self, x, training=False):
-        x = self._inputs(x)  # (N, H, W, C)
+        x = self._inputs(x, check_shape=True)  # (N, H, W, C)
         self._cache = x.shape
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # (N, H*W*C)
 
