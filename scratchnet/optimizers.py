@@ -151,6 +151,11 @@ class Optimizer:
         return {}
 
     def update(self, var: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:
+        """The update equations for one variable at step t = ``iterations + 1``: ``var`` and ``slots`` change in place.
+
+        ``g`` is already cast, clipped and (for decoupled weight decay) ``var``
+        already decayed; ``var``, ``g`` and every slot share one shape and dtype.
+        """
         raise NotImplementedError
 
     @np.errstate(under="ignore")

@@ -129,9 +129,18 @@ class Layer:
         return self.forward(x, training=training)
 
     def forward(self, x, training=False) -> np.ndarray:
+        r"""The output :math:`y = f(x; \theta)` for a batch ``x`` (N, ...); caches what ``backward`` needs.
+
+        ``training`` switches layers that behave differently while training (``Dropout``).
+        """
         raise NotImplementedError
 
     def backward(self, dy) -> np.ndarray:
+        r"""The VJP of the latest ``forward``: returns :math:`dx = J_x^\top dy` and fills ``grads``.
+
+        ``dy`` = :math:`\partial L/\partial y` has the output's shape; ``dx`` the
+        input's; ``grads[k]`` = :math:`\partial L/\partial` ``weights[k]`` (their shapes).
+        """
         raise NotImplementedError
 
     def _inputs(self, x, check_last_axis: bool = False, check_shape: bool = False) -> np.ndarray:

@@ -171,6 +171,8 @@ class LeakyReLU(Layer):
     at the kink :math:`x = 0` TensorFlow's kernel uses :math:`\alpha`, and so does
     the strict ``>`` here. Element-wise, so :math:`dx = dy \odot y'(x)`.
 
+    Shapes: any (N, ...), output shaped like the input.
+
     Keras' layer default is :math:`\alpha = 0.3`; the function
     ``keras.activations.leaky_relu`` defaults to 0.2. :math:`\alpha \ge 0` is
     required (Keras raises for a negative slope too).
