@@ -384,5 +384,7 @@ def test_verbose_modes(capsys, data):
     assert capsys.readouterr().out == ""
     model.evaluate(x[:8], y[:8])  # "auto": a progress bar, as Keras
     assert "evaluate" in capsys.readouterr().out
-    with pytest.raises(ValueError, match=r"argument verbose\. Expected 0, 1, 2 or \"auto\"\. Received verbose=3"):
+    with pytest.raises(
+        ValueError, match=r"argument verbose\. Expected 0, 1, 2 or \"auto\"\. Received verbose=3"
+    ):
         model.fit(x[:8], y[:8], verbose=3)
