@@ -191,10 +191,11 @@ class Sequential:
             out.append(a.ljust(widths[0]) + b.ljust(widths[1]) + c.rjust(widths[2]))
             out.append("=" * sum(widths) if i == 0 else line)
         total = self.count_params()
+        trainable = sum(layer.count_params() for layer in self.layers if layer.trainable)
         out += [
             f"Total params: {total:,}",
-            f"Trainable params: {total:,}",
-            "Non-trainable params: 0",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}",
         ]
         text = "\n".join(out)
         if print_fn is not None:
@@ -342,12 +343,15 @@ class Sequential:
         return loss, [g.copy() for g in self._grads()]
 
     def _apply(self, grads, where: str) -> None:
-        for g in grads:
+        """Hand the gradients of the trainable layers' weights to the optimizer (frozen layers keep theirs)."""
+        trainable = [layer.trainable for layer in self.layers for _ in layer.weights]
+        pairs = [(g, w) for g, w, t in zip(grads, self.weights, trainable, strict=True) if t]
+        for g, _ in pairs:
             if not np.all(np.isfinite(g)):
                 raise TrainingDivergedError(
                     f"{where}: a gradient is NaN or Inf; the update was not applied."
                 )
-        self.optimizer.apply_gradients(zip(grads, self.weights, strict=True))
+        self.optimizer.apply_gradients(pairs)
 
     # ------------------------------------------------------------------ training
     def fit(

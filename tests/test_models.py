@@ -388,3 +388,20 @@ def test_verbose_modes(capsys, data):
         ValueError, match=r"argument verbose\. Expected 0, 1, 2 or \"auto\"\. Received verbose=3"
     ):
         model.fit(x[:8], y[:8], verbose=3)
+
+
+def test_frozen_layer_keeps_its_weights(data):
+    x, y, _, _ = data
+    model = small_cnn()
+    model.layers[0].trainable = False
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.build((12, 12, 1))
+    conv_before = [w.copy() for w in model.layers[0].weights]
+    dense_before = [w.copy() for w in model.layers[3].weights]
+    model.fit(x[:64], y[:64], epochs=1, verbose=0, seed=0)
+    for a, b in zip(conv_before, model.layers[0].weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(dense_before[0], model.layers[3].weights[0])
+    assert len(model.optimizer.get_state()["slots"]) == 2  # only the Dense kernel and bias
+    text = model.summary(print_fn=None)
+    assert "Trainable params: 804" in text and "Non-trainable params: 80" in text
