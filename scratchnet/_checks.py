@@ -8,6 +8,7 @@ These are exceptions, never ``assert``: a user can cause them.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
@@ -20,13 +21,51 @@ def invalid(name: str, expected: str, value) -> ValueError:
     )
 
 
+def invalid_received(name: str, expected: str, received: str) -> ValueError:
+    """Like ``invalid``, for a value described in words (``"an array of shape (2, 3)"``)."""
+    return ValueError(
+        f"Invalid value for argument {name}. Expected {expected}. Received {received}."
+    )
+
+
+def invalid_type(name: str, expected: str, value) -> TypeError:
+    """The TypeError for ``name=value`` of the wrong type."""
+    return TypeError(
+        f"Invalid type for argument {name}. Expected {expected}. "
+        f"Received {name}={value!r} of type {type(value).__name__}."
+    )
+
+
+def boolean(name: str, value) -> bool:
+    """``value`` as a bool; it must already be one (``1`` or ``"yes"`` are refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise invalid_type(name, "a bool", value)
+    return bool(value)
+
+
+def non_empty_string(name: str, value) -> str:
+    """``value``, which must be a non-empty ``str`` (names of layers, losses, optimizers)."""
+    if not isinstance(value, str) or not value:
+        raise invalid_type(name, "a non-empty string", value)
+    return value
+
+
+def axis(value, ndim: int, name: str = "axis") -> int:
+    """``value`` as an axis of an array of rank ``ndim``: an int in [-ndim, ndim)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise invalid_type(name, "an integer", value)
+    if not -ndim <= value < ndim:
+        raise ValueError(
+            f"Invalid value for argument {name}. Expected an integer in [{-ndim}, {ndim}) "
+            f"for an input of rank {ndim}. Received {name}={value!r}."
+        )
+    return int(value)
+
+
 def positive_int(name: str, value) -> int:
     """``value`` as an int, which must be >= 1."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"Invalid type for argument {name}. Expected an integer. "
-            f"Received {name}={value!r} of type {type(value).__name__}."
-        )
+        raise invalid_type(name, "an integer", value)
     if value < 1:
         raise invalid(name, "a strictly positive integer", value)
     return int(value)
@@ -49,10 +88,7 @@ def int_tuple(name: str, value, n: int = 2) -> tuple[int, ...]:
 def number(name: str, value) -> float:
     """``value`` as a finite Python float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"Invalid type for argument {name}. Expected a real number. "
-            f"Received {name}={value!r} of type {type(value).__name__}."
-        )
+        raise invalid_type(name, "a real number", value)
     value = float(value)
     if not np.isfinite(value):
         raise invalid(name, "a finite number", value)
@@ -91,8 +127,8 @@ def one_of(name: str, value, choices) -> str:
     return value.lower()
 
 
-def float_array(name: str, value, dtype) -> np.ndarray:
-    """``value`` as a float array of ``dtype`` (a new array when a conversion happens; never mutated)."""
+def numeric_array(name: str, value) -> np.ndarray:
+    """``value`` as a bool, int or float array (``np.asarray``: no copy when it already is one)."""
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
@@ -104,4 +140,31 @@ def float_array(name: str, value, dtype) -> np.ndarray:
             f"Invalid dtype for argument {name}. Expected a numeric array (bool, int or float). "
             f"Received an array of dtype {arr.dtype}."
         )
-    return arr.astype(dtype, copy=False)
+    return arr
+
+
+def float_array(name: str, value, dtype) -> np.ndarray:
+    """``value`` as a float array of ``dtype`` (a new array when a conversion happens; never mutated)."""
+    return numeric_array(name, value).astype(dtype, copy=False)
+
+
+def config_arguments(cls: type, config) -> dict:
+    """``config`` checked as keyword arguments of ``cls``'s constructor (``from_config``'s input).
+
+    A corrupt or hand-edited config gets a message naming the class, the keys
+    it knows and those it does not (a TypeError, like Python's own).
+    """
+    if not isinstance(config, dict):
+        raise invalid("config", f"a dict of {cls.__name__} constructor arguments", config)
+    parameters = inspect.signature(cls).parameters
+    known = [
+        k for k, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    unknown = sorted(str(k) for k in config if k not in known)
+    if unknown:
+        words = "argument" if len(unknown) == 1 else "arguments"
+        raise TypeError(  # a TypeError, as Python's own for an unknown keyword
+            f"Invalid value for argument config. Expected keys among {known} for {cls.__name__}. "
+            f"Received unexpected keyword {words} {', '.join(repr(k) for k in unknown)}."
+        )
+    return config

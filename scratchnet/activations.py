@@ -44,14 +44,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import special
 
-from scratchnet._checks import float_array, number
+from scratchnet._checks import axis as check_axis
+from scratchnet._checks import boolean, float_array, non_empty_string, number
 from scratchnet.config import floatx
 
 # SELU's fixed point constants (Klambauer et al. 2017, eq. 14), as Keras and TF spell them.
@@ -88,31 +88,6 @@ def _vjp_inputs(x, y, dy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 f"(the shape of x). Received {name}.shape={value.shape}."
             )
     return x, y, dy
-
-
-def _boolean(name: str, value) -> bool:
-    """``value`` as a bool; it must already be one (``1`` or ``"yes"`` are refused)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"Invalid type for argument {name}. Expected a bool. "
-            f"Received {name}={value!r} of type {type(value).__name__}."
-        )
-    return bool(value)
-
-
-def _axis(value, ndim: int) -> int:
-    """``value`` as an axis of an array of rank ``ndim``: an int in [-ndim, ndim)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"Invalid type for argument axis. Expected an integer. "
-            f"Received axis={value!r} of type {type(value).__name__}."
-        )
-    if not -ndim <= value < ndim:
-        raise ValueError(
-            f"Invalid value for argument axis. Expected an integer in [{-ndim}, {ndim}) "
-            f"for an input of rank {ndim}. Received axis={value!r}."
-        )
-    return int(value)
 
 
 # ---------------------------------------------------------------------------
@@ -385,7 +360,7 @@ def gelu(x, approximate=False):
     """
     x = _float_input(x)
     with np.errstate(under="ignore"):  # x · erfc(27) is below the smallest float: 0 is right
-        if _boolean("approximate", approximate):
+        if boolean("approximate", approximate):
             _, two_u = _gelu_two_u(x)
             return x * sigmoid(two_u)
         two_cdf = special.erfc(-x * _SQRT_HALF)  # 2Φ(x)
@@ -406,7 +381,7 @@ def gelu_backward(x, y, dy, approximate=False):
     """
     x, y, dy = _vjp_inputs(x, y, dy)
     with np.errstate(under="ignore"):
-        if _boolean("approximate", approximate):
+        if boolean("approximate", approximate):
             xc, two_u = _gelu_two_u(x)  # beyond the clip, s(1 - s) is exactly 0
             s, one_minus_s = sigmoid(two_u), sigmoid(-two_u)  # 1 - s without cancellation
             du_dx = _SQRT_2_OVER_PI * (1 + (3 * _GELU_CUBIC) * xc * xc)
@@ -478,7 +453,7 @@ def softmax(x, axis=-1):
     Shapes: x (..., C, ...) -> y (same shape), normalised along ``axis``.
     """
     x = _float_input(x)
-    axis = _axis(axis, x.ndim)
+    axis = check_axis(axis, x.ndim)
     with np.errstate(under="ignore"):
         e = np.exp(x - np.max(x, axis=axis, keepdims=True))  # (same shape as x), in (0, 1]
         return e / np.sum(e, axis=axis, keepdims=True)
@@ -487,7 +462,7 @@ def softmax(x, axis=-1):
 def softmax_backward(x, y, dy, axis=-1):
     r"""VJP of ``softmax``: ``dx = y ⊙ (dy - Σ_axis dy ⊙ y)``."""
     x, y, dy = _vjp_inputs(x, y, dy)
-    axis = _axis(axis, x.ndim)
+    axis = check_axis(axis, x.ndim)
     with np.errstate(under="ignore"):
         return y * (dy - np.sum(dy * y, axis=axis, keepdims=True))
 
@@ -682,10 +657,7 @@ class ActivationFunction:
     params: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise TypeError(
-                f"Invalid type for argument name. Expected a non-empty string. Received name={self.name!r}."
-            )
+        non_empty_string("name", self.name)
         for arg in ("forward", "backward_fn"):
             if not callable(getattr(self, arg)):
                 raise TypeError(

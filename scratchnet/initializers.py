@@ -98,7 +98,7 @@ class Initializer:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return cls(**_checks.config_arguments(cls, config))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -43,7 +43,7 @@ import numbers
 
 import numpy as np
 
-from scratchnet import _checks, config
+from scratchnet import _checks, activations, config
 
 # --------------------------------------------------------------------------- helpers
 
@@ -82,15 +82,6 @@ def _same_shape(y_true: np.ndarray, y_pred: np.ndarray, loss: str) -> np.ndarray
     return y_true
 
 
-def _flag(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"Invalid type for argument {name}. Expected a bool. "
-            f"Received {name}={value!r} of type {type(value).__name__}."
-        )
-    return bool(value)
-
-
 def _label_smoothing(value) -> float:
     return _checks.unit_interval("label_smoothing", value, closed_right=True)
 
@@ -105,18 +96,6 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     r"""Stable log-softmax over the last axis: :math:`z_i - m - \log\sum_j e^{z_j - m}`, :math:`m = \max_j z_j`."""
     shifted = z - np.max(z, axis=-1, keepdims=True)  # (..., C), max entry 0
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    r"""Softmax over the last axis, :math:`e^{z_i - m} / \sum_j e^{z_j - m}`."""
-    e = np.exp(z - np.max(z, axis=-1, keepdims=True))  # (..., C)
-    return e / np.sum(e, axis=-1, keepdims=True)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    r"""Stable logistic :math:`\sigma(z)` through :math:`e = e^{-|z|}`: both ``np.where`` branches stay finite."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
 
 
 def _smooth_categorical(y: np.ndarray, label_smoothing: float) -> np.ndarray:
@@ -195,7 +174,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     ``[1, 0]`` give 200 there and 16.118 here. A Keras model ending in a softmax
     layer always takes the logits path (see ``categorical_crossentropy_backward``).
     """
-    from_logits = _flag("from_logits", from_logits)
+    from_logits = _checks.boolean("from_logits", from_logits)
     label_smoothing = _label_smoothing(label_smoothing)
     y_pred = _pred_array(y_pred)  # (N, ..., C)
     y = _same_shape(_true_array(y_true, y_pred.dtype), y_pred, "categorical_crossentropy")
@@ -250,7 +229,7 @@ def categorical_crossentropy_backward(
     gradient through the row sum :math:`s` (e.g. ``p = [0, 0.5, 0.5]``, ``y = [0, 1, 0]``
     gives :math:`\partial\ell/\partial p_0 = 1`).
     """
-    from_logits = _flag("from_logits", from_logits)
+    from_logits = _checks.boolean("from_logits", from_logits)
     label_smoothing = _label_smoothing(label_smoothing)
     y_pred = _pred_array(y_pred)  # (N, ..., C)
     y = _same_shape(_true_array(y_true, y_pred.dtype), y_pred, "categorical_crossentropy")
@@ -258,7 +237,7 @@ def categorical_crossentropy_backward(
     g = _upstream(dloss, y_pred)[..., None]  # (N, ..., 1)
     if from_logits:
         total = np.sum(y, axis=-1, keepdims=True)  # (N, ..., 1), 1 for one-hot rows
-        return g * (_softmax(y_pred) * total - y)  # (N, ..., C)
+        return g * (activations.softmax(y_pred) * total - y)  # (N, ..., C)
     low, high = _clip_bounds(y_pred.dtype)
     s = np.sum(y_pred, axis=-1, keepdims=True)  # (N, ..., 1)
     q = y_pred / s  # (N, ..., C)
@@ -297,7 +276,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     from ``categorical_crossentropy`` on the one-hot row (renormalised to
     ``[0, 0.25, 0.75]``, then clipped).
     """
-    from_logits = _flag("from_logits", from_logits)
+    from_logits = _checks.boolean("from_logits", from_logits)
     y_pred = _pred_array(y_pred)  # (N, ..., C)
     labels = _sparse_labels(y_true, y_pred.shape)  # (N, ...)
     logits = y_pred if from_logits else np.log(np.clip(y_pred, *_clip_bounds(y_pred.dtype)))
@@ -325,16 +304,16 @@ def sparse_categorical_crossentropy_backward(y_true, y_pred, dloss, from_logits=
 
     Matrix form: ``dp = g * where(inside, (softmax(log c) - one_hot(y)) / c, 0)``.
     """
-    from_logits = _flag("from_logits", from_logits)
+    from_logits = _checks.boolean("from_logits", from_logits)
     y_pred = _pred_array(y_pred)  # (N, ..., C)
     labels = _sparse_labels(y_true, y_pred.shape)  # (N, ...)
     one_hot = _one_hot(labels, y_pred.shape[-1], y_pred.dtype)  # (N, ..., C)
     g = _upstream(dloss, y_pred)[..., None]  # (N, ..., 1)
     if from_logits:
-        return g * (_softmax(y_pred) - one_hot)  # (N, ..., C)
+        return g * (activations.softmax(y_pred) - one_hot)  # (N, ..., C)
     low, high = _clip_bounds(y_pred.dtype)
     c = np.clip(y_pred, low, high)  # (N, ..., C)
-    dlogits = _softmax(np.log(c)) - one_hot  # dℓ/dl, l = log c
+    dlogits = activations.softmax(np.log(c)) - one_hot  # dℓ/dl, l = log c
     inside = (y_pred >= low) & (y_pred <= high)
     return g * np.where(inside, dlogits / c, 0.0).astype(y_pred.dtype, copy=False)
 
@@ -363,7 +342,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
     :math:`\log(1+e^{z}) - zy`; both are the textbook formula.) No clipping: a
     confident wrong logit costs its full size.
     """
-    from_logits = _flag("from_logits", from_logits)
+    from_logits = _checks.boolean("from_logits", from_logits)
     label_smoothing = _label_smoothing(label_smoothing)
     y_pred = _pred_array(y_pred)  # (N, ..., K)
     y = _same_shape(_true_array(y_true, y_pred.dtype), y_pred, "binary_crossentropy")
@@ -394,7 +373,7 @@ def binary_crossentropy_backward(y_true, y_pred, dloss, from_logits=False, label
     :math:`\mathbb{1}[\epsilon \le p \le 1-\epsilon]` from the clip; matrix form
     ``dp = g * where(inside, -y / c + (1 - y) / (1 - c), 0) / K``.
     """
-    from_logits = _flag("from_logits", from_logits)
+    from_logits = _checks.boolean("from_logits", from_logits)
     label_smoothing = _label_smoothing(label_smoothing)
     y_pred = _pred_array(y_pred)  # (N, ..., K)
     y = _same_shape(_true_array(y_true, y_pred.dtype), y_pred, "binary_crossentropy")
@@ -402,7 +381,7 @@ def binary_crossentropy_backward(y_true, y_pred, dloss, from_logits=False, label
         y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
     g = _upstream(dloss, y_pred)[..., None] / y_pred.shape[-1]  # (N, ..., 1)
     if from_logits:
-        return g * (_sigmoid(y_pred) - y)  # (N, ..., K)
+        return g * (activations.sigmoid(y_pred) - y)  # (N, ..., K)
     low, high = _clip_bounds(y_pred.dtype)
     c = np.clip(y_pred, low, high)  # (N, ..., K)
     inside = (y_pred >= low) & (y_pred <= high)
@@ -534,7 +513,7 @@ class Loss:
     @classmethod
     def from_config(cls, config: dict):
         """Rebuild from ``get_config()``."""
-        return cls(**config)
+        return cls(**_checks.config_arguments(cls, config))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -558,9 +537,9 @@ class CategoricalCrossentropy(Loss):
     """
 
     def __init__(self, from_logits=False, label_smoothing=0.0, name="categorical_crossentropy"):
-        self.from_logits = _flag("from_logits", from_logits)
+        self.from_logits = _checks.boolean("from_logits", from_logits)
         self.label_smoothing = _label_smoothing(label_smoothing)
-        self.name = _name(name)
+        self.name = _checks.non_empty_string("name", name)
 
     def per_sample(self, y_true, y_pred) -> np.ndarray:
         return categorical_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
@@ -608,8 +587,8 @@ class SparseCategoricalCrossentropy(Loss):
     r"""Cross-entropy with integer class labels; see ``sparse_categorical_crossentropy``."""
 
     def __init__(self, from_logits=False, name="sparse_categorical_crossentropy"):
-        self.from_logits = _flag("from_logits", from_logits)
-        self.name = _name(name)
+        self.from_logits = _checks.boolean("from_logits", from_logits)
+        self.name = _checks.non_empty_string("name", name)
 
     def per_sample(self, y_true, y_pred) -> np.ndarray:
         return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
@@ -639,9 +618,9 @@ class BinaryCrossentropy(Loss):
     r"""Binary cross-entropy for independent 0/1 targets; see ``binary_crossentropy``."""
 
     def __init__(self, from_logits=False, label_smoothing=0.0, name="binary_crossentropy"):
-        self.from_logits = _flag("from_logits", from_logits)
+        self.from_logits = _checks.boolean("from_logits", from_logits)
         self.label_smoothing = _label_smoothing(label_smoothing)
-        self.name = _name(name)
+        self.name = _checks.non_empty_string("name", name)
 
     def per_sample(self, y_true, y_pred) -> np.ndarray:
         return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
@@ -672,7 +651,7 @@ class MeanSquaredError(Loss):
     r"""Mean squared error; see ``mean_squared_error``."""
 
     def __init__(self, name="mean_squared_error"):
-        self.name = _name(name)
+        self.name = _checks.non_empty_string("name", name)
 
     def per_sample(self, y_true, y_pred) -> np.ndarray:
         return mean_squared_error(y_true, y_pred)
@@ -686,14 +665,6 @@ class MeanSquaredError(Loss):
 
     def get_config(self) -> dict:
         return {"name": self.name}
-
-
-def _name(value) -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError(
-            f"Invalid type for argument name. Expected a non-empty string. Received name={value!r}."
-        )
-    return value
 
 
 # The one table of string identifiers: name -> loss class.
@@ -742,7 +713,7 @@ def get(identifier) -> Loss:
                 "Invalid value for argument loss. Expected a dict {'class_name': one of "
                 f"{sorted(classes)}, 'config': {{...}}}} (from serialize). Received loss={identifier!r}."
             )
-        return classes[identifier["class_name"]].from_config(dict(identifier["config"]))
+        return classes[identifier["class_name"]].from_config(identifier["config"])
     if callable(identifier) and identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
     raise TypeError(

@@ -50,24 +50,9 @@ _AVERAGES = ("macro", "micro", "weighted")
 # ----------------------------------------------------------------------------
 
 
-def _numeric(name: str, value) -> np.ndarray:
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise TypeError(
-            f"Invalid type for argument {name}. Expected a numeric array. Received {type(value).__name__}."
-        ) from exc
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"Invalid dtype for argument {name}. Expected a numeric array (bool, int or float). "
-            f"Received an array of dtype {arr.dtype}."
-        )
-    return arr
-
-
 def _nonempty_scores(name: str, y_pred) -> np.ndarray:
     """``y_pred`` as scores (..., C) with at least one sample."""
-    arr = _numeric(name, y_pred)
+    arr = _checks.numeric_array(name, y_pred)
     if arr.ndim < 1 or arr.size == 0:
         raise ValueError(
             f"Invalid value for argument {name}. Expected a non-empty array of shape (N, C). "
@@ -124,7 +109,7 @@ def _same_rank(y_true: np.ndarray, y_pred: np.ndarray):
 
 def _sparse_targets(y_true, y_pred: np.ndarray) -> np.ndarray:
     """Integer labels (...,) for scores (..., C): accepts shape (...,) or (..., 1)."""
-    arr = _numeric("y_true", y_true)
+    arr = _checks.numeric_array("y_true", y_true)
     if arr.shape == y_pred.shape[:-1] + (1,):
         arr = arr[..., 0]
     if arr.shape != y_pred.shape[:-1]:
@@ -143,7 +128,7 @@ def _sparse_targets(y_true, y_pred: np.ndarray) -> np.ndarray:
 
 def _categorical_matches(y_true, y_pred) -> np.ndarray:
     y_pred = _nonempty_scores("y_pred", y_pred)
-    y_true = _numeric("y_true", y_true)
+    y_true = _checks.numeric_array("y_true", y_true)
     if y_pred.ndim < 2 or y_true.shape != y_pred.shape:
         raise ValueError(
             "Invalid value for argument y_true. Expected one-hot targets of the shape of y_pred "
@@ -186,7 +171,7 @@ def sparse_categorical_accuracy(y_true, y_pred) -> float:
 def _binary_matches(y_true, y_pred, threshold) -> np.ndarray:
     threshold = _checks.number("threshold", threshold)
     y_pred = _nonempty_scores("y_pred", y_pred)
-    y_true, y_pred = _same_rank(_numeric("y_true", y_true), y_pred)
+    y_true, y_pred = _same_rank(_checks.numeric_array("y_true", y_true), y_pred)
     return _binary_targets("y_true", y_true) == (y_pred > threshold)
 
 
@@ -204,7 +189,7 @@ def binary_accuracy(y_true, y_pred, threshold=0.5) -> float:
 
 def _labels(name: str, y, num_classes: int | None) -> np.ndarray:
     """Class labels (N,) from labels (N,) / (N, 1), or from one-hot / score rows (N, C) by argmax."""
-    arr = _numeric(name, y)
+    arr = _checks.numeric_array(name, y)
     if arr.ndim == 2 and arr.shape[1] > 1:
         arr = np.argmax(arr, axis=1)  # (N, C) -> (N,)
     elif arr.ndim == 2 and arr.shape[1] == 1:
@@ -383,7 +368,7 @@ class Metric:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return cls(**_checks.config_arguments(cls, config))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
@@ -472,13 +457,13 @@ class _ConfusionCounts(Metric):
     def update_state(self, y_true, y_pred) -> None:
         y_pred = _nonempty_scores("y_pred", y_pred)
         if y_pred.ndim == 1 or y_pred.shape[-1] == 1:  # one sigmoid output
-            truth, y_pred = _same_rank(_numeric("y_true", y_true), y_pred)
+            truth, y_pred = _same_rank(_checks.numeric_array("y_true", y_true), y_pred)
             truth = _binary_targets("y_true", truth).reshape(-1, 1)  # (M, 1)
             t = 0.5 if self.threshold is None else self.threshold
             pred = (y_pred > t).reshape(-1, 1)  # (M, 1)
         else:
             n_classes = y_pred.shape[-1]
-            y_true_arr = _numeric("y_true", y_true)
+            y_true_arr = _checks.numeric_array("y_true", y_true)
             if y_true_arr.shape == y_pred.shape:
                 truth = _binary_targets("y_true", y_true_arr)
             else:

@@ -191,10 +191,11 @@ class Sequential:
             out.append(a.ljust(widths[0]) + b.ljust(widths[1]) + c.rjust(widths[2]))
             out.append("=" * sum(widths) if i == 0 else line)
         total = self.count_params()
+        trainable = sum(layer.count_params() for layer in self.layers if layer.trainable)
         out += [
             f"Total params: {total:,}",
-            f"Trainable params: {total:,}",
-            "Non-trainable params: 0",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}",
         ]
         text = "\n".join(out)
         if print_fn is not None:
@@ -342,12 +343,15 @@ class Sequential:
         return loss, [g.copy() for g in self._grads()]
 
     def _apply(self, grads, where: str) -> None:
-        for g in grads:
+        """Hand the gradients of the trainable layers' weights to the optimizer (frozen layers keep theirs)."""
+        trainable = [layer.trainable for layer in self.layers for _ in layer.weights]
+        pairs = [(g, w) for g, w, t in zip(grads, self.weights, trainable, strict=True) if t]
+        for g, _ in pairs:
             if not np.all(np.isfinite(g)):
                 raise TrainingDivergedError(
                     f"{where}: a gradient is NaN or Inf; the update was not applied."
                 )
-        self.optimizer.apply_gradients(zip(grads, self.weights, strict=True))
+        self.optimizer.apply_gradients(pairs)
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -356,7 +360,7 @@ class Sequential:
         y=None,
         batch_size: int = 32,
         epochs: int = 1,
-        verbose: int = 1,
+        verbose="auto",
         callbacks=None,
         validation_split: float = 0.0,
         validation_data=None,
@@ -375,6 +379,7 @@ class Sequential:
         (or quietly with ``TerminateOnNaN``) before the bad update is applied.
         """
         self._require_compiled()
+        verbose = _verbosity(verbose)
         batch_size = _checks.positive_int("batch_size", batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise _checks.invalid("epochs", "an integer >= 0", epochs)
@@ -613,10 +618,11 @@ class Sequential:
         return {"loss": total / x.shape[0], **{m.name: float(m.result()) for m in metric_objs}}
 
     def evaluate(
-        self, x=None, y=None, batch_size: int = 32, verbose: int = 0, return_dict: bool = False
+        self, x=None, y=None, batch_size: int = 32, verbose="auto", return_dict: bool = False
     ):
         """Loss and metrics over ``(x, y)`` in inference mode: a float, ``[loss, *metrics]``, or a dict."""
         self._require_compiled()
+        verbose = _verbosity(verbose)
         batch_size = _checks.positive_int("batch_size", batch_size)
         x, y = self._check_xy(x, y)
         results = self._evaluate_arrays(x, y, batch_size, verbose)
@@ -625,8 +631,9 @@ class Sequential:
         values = list(results.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+    def predict(self, x, batch_size: int = 32, verbose="auto") -> np.ndarray:
         """The model's outputs for ``x``, computed in batches in inference mode."""
+        verbose = _verbosity(verbose)
         batch_size = _checks.positive_int("batch_size", batch_size)
         x = self._check_x(x)
         starts = range(0, x.shape[0], batch_size)
@@ -743,6 +750,15 @@ class Sequential:
                     f"{os.fspath(path)!r}: weight {i} expected shape {old.shape} dtype {old.dtype}. "
                     f"Received shape {new.shape} dtype {new.dtype}."
                 )
+
+
+def _verbosity(verbose) -> int:
+    """Keras' verbose: "auto" or 1 = progress bar, 2 = one line per epoch, 0 = silent."""
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise _checks.invalid("verbose", '0, 1, 2 or "auto"', verbose)
+    return int(verbose)
 
 
 def _version() -> str:

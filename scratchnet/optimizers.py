@@ -93,15 +93,6 @@ def apply_weight_decay(variables, weight_decay: float, learning_rate: float) -> 
         var -= var * weight_decay * learning_rate
 
 
-def _bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"Invalid type for argument {name}. Expected a bool. "
-            f"Received {name}={value!r} of type {type(value).__name__}."
-        )
-    return bool(value)
-
-
 def _optional_positive(name: str, value) -> float | None:
     return None if value is None else _checks.positive_float(name, value)
 
@@ -141,11 +132,7 @@ class Optimizer:
                 f"Received clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, "
                 f"global_clipnorm={global_clipnorm!r}."
             )
-        if not isinstance(name, str) or not name:
-            raise TypeError(
-                f"Invalid type for argument name. Expected a non-empty string. Received name={name!r}."
-            )
-        self.name = name
+        self.name = _checks.non_empty_string("name", name)
         self.iterations = 0
         self._slots: list[dict[str, np.ndarray]] | None = None  # one dict per variable
 
@@ -164,6 +151,11 @@ class Optimizer:
         return {}
 
     def update(self, var: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray]) -> None:
+        """The update equations for one variable at step t = ``iterations + 1``: ``var`` and ``slots`` change in place.
+
+        ``g`` is already cast, clipped and (for decoupled weight decay) ``var``
+        already decayed; ``var``, ``g`` and every slot share one shape and dtype.
+        """
         raise NotImplementedError
 
     @np.errstate(under="ignore")
@@ -284,7 +276,7 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return cls(**_checks.config_arguments(cls, config))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -355,7 +347,7 @@ class SGD(Optimizer):
     ):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         self.momentum = _checks.unit_interval("momentum", momentum)
-        self.nesterov = _bool("nesterov", nesterov)
+        self.nesterov = _checks.boolean("nesterov", nesterov)
 
     def build_slots(self, var):
         return {"m": np.zeros_like(var)} if self.momentum > 0 else {}
@@ -441,7 +433,7 @@ class Adam(Optimizer):
         self.beta_1 = _beta("beta_1", beta_1)
         self.beta_2 = _beta("beta_2", beta_2)
         self.epsilon = _checks.positive_float("epsilon", epsilon)
-        self.amsgrad = _bool("amsgrad", amsgrad)
+        self.amsgrad = _checks.boolean("amsgrad", amsgrad)
 
     def build_slots(self, var):
         slots = {"m": np.zeros_like(var), "v": np.zeros_like(var)}
@@ -550,7 +542,7 @@ class RMSprop(Optimizer):
         self.rho = _beta("rho", rho)
         self.momentum = _checks.unit_interval("momentum", momentum)
         self.epsilon = _checks.positive_float("epsilon", epsilon)
-        self.centered = _bool("centered", centered)
+        self.centered = _checks.boolean("centered", centered)
 
     def build_slots(self, var):
         slots = {"v": np.zeros_like(var)}
@@ -854,7 +846,7 @@ def get(identifier) -> Optimizer:
                 f"{sorted(classes)}, 'config': {{...}}}} (from serialize). "
                 f"Received optimizer={identifier!r}."
             )
-        return classes[identifier["class_name"]].from_config(dict(identifier["config"]))
+        return classes[identifier["class_name"]].from_config(identifier["config"])
     raise TypeError(
         "Invalid type for argument optimizer. Expected a name, an Optimizer instance or a "
         f"serialized dict. Received optimizer={identifier!r}."

@@ -150,10 +150,7 @@ def train_test_split(x, y, test_size=0.2, seed=None, shuffle=True):
             raise _checks.invalid(
                 "test_size", f"a fraction leaving at least 1 sample on each side of {n}", test_size
             )
-    if not isinstance(shuffle, bool):
-        raise TypeError(
-            f"Invalid type for argument shuffle. Expected a bool. Received shuffle={shuffle!r}."
-        )
+    shuffle = _checks.boolean("shuffle", shuffle)
     if shuffle:
         order = _rng(seed).permutation(n)  # (N,)
     else:
@@ -186,16 +183,10 @@ class KFold:
         self.n_splits = _checks.positive_int("n_splits", n_splits)
         if self.n_splits < 2:
             raise _checks.invalid("n_splits", "an integer >= 2", n_splits)
-        if not isinstance(shuffle, bool):
-            raise TypeError(
-                f"Invalid type for argument shuffle. Expected a bool. Received shuffle={shuffle!r}."
-            )
+        shuffle = _checks.boolean("shuffle", shuffle)
         if not shuffle and seed is not None:
             raise _checks.invalid("seed", "None when shuffle=False (nothing is drawn)", seed)
-        if not isinstance(stratified, bool):
-            raise TypeError(
-                f"Invalid type for argument stratified. Expected a bool. Received stratified={stratified!r}."
-            )
+        stratified = _checks.boolean("stratified", stratified)
         _rng(seed)  # type-check now, not at the first split
         self.shuffle, self.seed, self.stratified = shuffle, seed, stratified
 

@@ -145,3 +145,45 @@ def test_check_gradient_same_seed_same_result():
     first = check_gradient(np.tanh, wrong, x, np.random.default_rng(9))
     second = check_gradient(np.tanh, wrong, x, np.random.default_rng(9))
     assert first == second
+
+
+def test_step_size_h_sets_the_central_difference_error():
+    # For f(v) = v³ the central difference is exactly 3v² + h²: the O(h²) error term, visible at h = 0.1.
+    x = np.array([0.5, -1.5, 2.0])
+    g = np.array([1.0, -2.0, 0.5])
+    coarse = numeric_gradient(lambda v: v**3, x, g, h=0.1)
+    fine = numeric_gradient(lambda v: v**3, x, g)  # h = 1e-6
+    np.testing.assert_allclose(coarse, g * (3 * x**2 + 0.01), rtol=1e-12)
+    np.testing.assert_allclose(fine, g * 3 * x**2, rtol=1e-8)
+    rng = np.random.default_rng(11)
+    exact = lambda v, dy: 3 * v**2 * dy  # noqa: E731
+    assert check_gradient(lambda v: v**3, exact, x, rng, h=0.1) > 1e-4
+    assert check_gradient(lambda v: v**3, exact, x, np.random.default_rng(11)) < 1e-8
+
+
+class _TrainingSwitch(_TinyDense):
+    """y = x @ W + b while training, 2(x @ W + b) otherwise; records the flag it was given."""
+
+    def __init__(self, rng, n):
+        super().__init__(rng, n)
+        self.seen = set()
+
+    def forward(self, x, training=False):
+        self.seen.add(training)
+        y = super().forward(x)
+        return y if training else 2 * y
+
+    def backward(self, dy):
+        return super().backward(dy)  # the training-mode gradient only
+
+
+def test_check_layer_passes_training_to_every_forward():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(4, 3))
+    layer = _TrainingSwitch(rng, 3)
+    errors = check_layer(layer, x, rng, training=True)
+    assert layer.seen == {True} and max(errors.values()) < 1e-8
+    # In inference mode the forward doubles, the backward does not: the check must see it.
+    layer = _TrainingSwitch(rng, 3)
+    errors = check_layer(layer, x, rng)
+    assert layer.seen == {False} and min(errors.values()) > 0.3

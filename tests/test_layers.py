@@ -433,7 +433,9 @@ def test_base_errors():
         ValueError, match=r"argument name\. Expected a non-empty string without '/'"
     ):
         Dense(2, name="a/b")
-    with pytest.raises(ValueError, match=r"argument trainable\. Expected True or False"):
+    with pytest.raises(
+        TypeError, match=r"argument trainable\. Expected a bool\. Received trainable=1"
+    ):
         Dense(2, trainable=1)
     with pytest.raises(ValueError, match=r"argument dtype\. Expected one of"):
         Dense(2, dtype="int8")
@@ -471,8 +473,14 @@ def test_dense_errors():
         Dense(2.5)
     with pytest.raises(ValueError, match=r"argument activation\. Expected one of"):
         Dense(2, activation="swoosh")
-    with pytest.raises(ValueError, match=r"argument use_bias\. Expected True or False"):
+    with pytest.raises(
+        TypeError, match=r"argument use_bias\. Expected a bool\. Received use_bias='yes'"
+    ):
         Dense(2, use_bias="yes")
+    with pytest.raises(
+        TypeError, match=r"argument use_bias\. Expected a bool\. Received use_bias=0"
+    ):
+        layers.Conv2D(2, 3, use_bias=0)
     with pytest.raises(ValueError, match=r"argument initializer\. Expected one of"):
         Dense(2, kernel_initializer="xavier")
     with pytest.raises(
@@ -533,3 +541,27 @@ def test_layer_table_is_complete():
             layers.Dropout,
         )
     }
+
+
+def test_flatten_refuses_a_shape_other_than_its_build():
+    # Flatten's output size depends on every axis: (N, 3, 3, 1) would silently become (N, 9)
+    layer = Flatten()
+    layer.build((2, 2, 1))
+    with pytest.raises(
+        ValueError,
+        match=r"argument inputs\. Expected shape \(N, 2, 2, 1\) \(layer .* built for "
+        r"input_shape=\(2, 2, 1\)\)\. Received an array of shape \(1, 3, 3, 1\)",
+    ):
+        layer.forward(np.zeros((1, 3, 3, 1)))
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: Activation("relu"), lambda: Dropout(0.5), lambda: LeakyReLU()]
+)
+def test_elementwise_layers_refuse_other_features_than_their_build(make):
+    layer = make()
+    layer.build((3,))
+    with pytest.raises(
+        ValueError, match=r"argument inputs\. Expected last axis of size 3 .* shape \(2, 4\)"
+    ):
+        layer.forward(np.zeros((2, 4)), training=True)

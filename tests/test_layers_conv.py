@@ -232,7 +232,9 @@ def test_conv2d_errors():
         match=r"argument padding\. Expected one of \('valid', 'same'\)\. Received padding='full'",
     ):
         Conv2D(1, 3, padding="full")
-    with pytest.raises(ValueError, match=r"argument use_bias"):
+    with pytest.raises(
+        TypeError, match=r"argument use_bias\. Expected a bool\. Received use_bias=None"
+    ):
         Conv2D(1, 3, use_bias=None)
     with pytest.raises(
         ValueError,

@@ -1,5 +1,7 @@
 """Tests for scratchnet.losses: hand-derived gradients, Keras' numbers, stability, bad targets."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import example, given
@@ -293,6 +295,21 @@ def test_keras_docstring_examples():
     yb = np.array([[0, 1], [0, 0]])
     pb = np.array([[0.6, 0.4], [0.4, 0.6]], np.float32)
     np.testing.assert_allclose(losses.binary_crossentropy(yb, pb), [0.916, 0.714], atol=1e-3)
+    # The same examples to float32 precision, from the formulas (Keras prints 3-4 digits).
+    eps = 1e-7
+    np.testing.assert_allclose(
+        losses.binary_crossentropy(yb, pb),
+        [-math.log(0.4), -(math.log(0.6) + math.log(0.4)) / 2],
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        losses.categorical_crossentropy(y, p), [-math.log(0.95), -math.log(0.1)], rtol=1e-6
+    )
+    np.testing.assert_allclose(  # clip to [eps, 1 - eps], then log-softmax of the logs
+        losses.sparse_categorical_crossentropy([1, 2], p),
+        [-math.log(0.95) + math.log(1 + eps), -math.log(0.1)],
+        rtol=1e-6,
+    )
     assert losses.MeanSquaredError()([1.0, 0.0, 1.0], np.array([[0.9], [0.1], [0.8]])) == (
         pytest.approx(0.02)
     )

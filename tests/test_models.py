@@ -371,3 +371,37 @@ def test_inputs_are_not_mutated_and_readonly_works(data):
     np.testing.assert_array_equal(y, y_before)
     fortran = np.asfortranarray(x_before)
     np.testing.assert_array_equal(model.predict(fortran), model.predict(x_before))
+
+
+def test_verbose_modes(capsys, data):
+    x, y, _, _ = data
+    model = small_cnn()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.fit(x[:64], y[:64], epochs=1, verbose=2)
+    assert "Epoch 1/1 - loss:" in capsys.readouterr().out
+    model.fit(x[:64], y[:64], epochs=1, verbose=0)
+    model.predict(x[:8], verbose=0)
+    assert capsys.readouterr().out == ""
+    model.evaluate(x[:8], y[:8])  # "auto": a progress bar, as Keras
+    assert "evaluate" in capsys.readouterr().out
+    with pytest.raises(
+        ValueError, match=r"argument verbose\. Expected 0, 1, 2 or \"auto\"\. Received verbose=3"
+    ):
+        model.fit(x[:8], y[:8], verbose=3)
+
+
+def test_frozen_layer_keeps_its_weights(data):
+    x, y, _, _ = data
+    model = small_cnn()
+    model.layers[0].trainable = False
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.build((12, 12, 1))
+    conv_before = [w.copy() for w in model.layers[0].weights]
+    dense_before = [w.copy() for w in model.layers[3].weights]
+    model.fit(x[:64], y[:64], epochs=1, verbose=0, seed=0)
+    for a, b in zip(conv_before, model.layers[0].weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(dense_before[0], model.layers[3].weights[0])
+    assert len(model.optimizer.get_state()["slots"]) == 2  # only the Dense kernel and bias
+    text = model.summary(print_fn=None)
+    assert "Trainable params: 804" in text and "Non-trainable params: 80" in text

@@ -41,13 +41,6 @@ def _unique_name(cls: type) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
-def invalid_received(name: str, expected: str, received: str) -> ValueError:
-    """Like ``_checks.invalid``, for a value described in words (``"an array of shape (2, 3)"``)."""
-    return ValueError(
-        f"Invalid value for argument {name}. Expected {expected}. Received {received}."
-    )
-
-
 def shape_tuple(name: str, value) -> tuple[int, ...]:
     """A shape without the batch dimension: a tuple of positive ints (a bare int means ``(int,)``)."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -83,12 +76,10 @@ class Layer:
             name = _unique_name(type(self))
         if not isinstance(name, str) or not name or "/" in name:
             raise _checks.invalid("name", "a non-empty string without '/'", name)
-        if not isinstance(trainable, bool):
-            raise _checks.invalid("trainable", "True or False", trainable)
         self.name = name
         self.dtype = config.resolve_dtype(dtype)
         self.input_shape = None if input_shape is None else shape_tuple("input_shape", input_shape)
-        self.trainable = trainable
+        self.trainable = _checks.boolean("trainable", trainable)
         self.built = False
         self.weights: list[np.ndarray] = []
         self.grads: list[np.ndarray] = []
@@ -138,16 +129,27 @@ class Layer:
         return self.forward(x, training=training)
 
     def forward(self, x, training=False) -> np.ndarray:
+        r"""The output :math:`y = f(x; \theta)` for a batch ``x`` (N, ...); caches what ``backward`` needs.
+
+        ``training`` switches layers that behave differently while training (``Dropout``).
+        """
         raise NotImplementedError
 
     def backward(self, dy) -> np.ndarray:
+        r"""The VJP of the latest ``forward``: returns :math:`dx = J_x^\top dy` and fills ``grads``.
+
+        ``dy`` = :math:`\partial L/\partial y` has the output's shape; ``dx`` the
+        input's; ``grads[k]`` = :math:`\partial L/\partial` ``weights[k]`` (their shapes).
+        """
         raise NotImplementedError
 
-    def _inputs(self, x, check_last_axis: bool = False) -> np.ndarray:
+    def _inputs(self, x, check_last_axis: bool = False, check_shape: bool = False) -> np.ndarray:
         """``x`` as an array of ``self.dtype`` (a copy only if it must convert), checked against the build.
 
         The rank must be that of the built ``input_shape`` plus the batch axis;
-        with ``check_last_axis`` the features/channels must match too.
+        with ``check_last_axis`` the features/channels must match too, and with
+        ``check_shape`` the whole shape after the batch axis (``Flatten``, whose
+        output size depends on every axis).
         """
         if not self.built:
             raise ValueError(
@@ -157,13 +159,20 @@ class Layer:
         x = _checks.float_array("inputs", x, self.dtype)
         rank = len(self.input_shape) + 1
         if x.ndim != rank:
-            raise invalid_received(
+            raise _checks.invalid_received(
                 "inputs",
                 f"a {rank}-D array (batch first) for layer {self.name!r}",
                 f"an array of shape {x.shape}",
             )
+        if check_shape and x.shape[1:] != self.input_shape:
+            raise _checks.invalid_received(
+                "inputs",
+                f"shape (N, {', '.join(map(str, self.input_shape))}) (layer {self.name!r} was built for "
+                f"input_shape={self.input_shape})",
+                f"an array of shape {x.shape}",
+            )
         if check_last_axis and x.shape[-1] != self.input_shape[-1]:
-            raise invalid_received(
+            raise _checks.invalid_received(
                 "inputs",
                 f"last axis of size {self.input_shape[-1]} (layer {self.name!r} was built for "
                 f"input_shape={self.input_shape})",
@@ -183,7 +192,7 @@ class Layer:
         """``dy`` as an array of ``self.dtype``, shaped like the latest output."""
         dy = _checks.float_array("dy", dy, self.dtype)
         if dy.shape != tuple(expected_shape):
-            raise invalid_received(
+            raise _checks.invalid_received(
                 "dy",
                 f"the shape of the latest output {tuple(expected_shape)}",
                 f"an array of shape {dy.shape}",
@@ -204,7 +213,7 @@ class Layer:
         weights = list(weights)
         if len(weights) != len(self.weights):
             state = "" if self.built else " (it is not built yet)"
-            raise invalid_received(
+            raise _checks.invalid_received(
                 "weights",
                 f"a list of {len(self.weights)} arrays for layer {self.name!r}{state}",
                 f"a list of {len(weights)} arrays",
@@ -213,7 +222,7 @@ class Layer:
         for i, (new, live) in enumerate(zip(weights, self.weights, strict=True)):
             new = _checks.float_array(f"weights[{i}]", new, live.dtype)
             if new.shape != live.shape:
-                raise invalid_received(
+                raise _checks.invalid_received(
                     f"weights[{i}]",
                     f"shape {live.shape} for layer {self.name!r}",
                     f"an array of shape {new.shape}",
@@ -245,7 +254,7 @@ class Layer:
     @classmethod
     def from_config(cls, config: dict):
         """A new, unbuilt layer with the constructor arguments of ``get_config``."""
-        return cls(**config)
+        return cls(**_checks.config_arguments(cls, config))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

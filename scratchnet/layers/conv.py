@@ -268,9 +268,7 @@ class Conv2D(Layer):
         self.strides = _checks.int_tuple("strides", strides)
         self.padding = _checks.one_of("padding", padding, _PADDINGS)
         self.activation = activation_from_config(activation)
-        if not isinstance(use_bias, bool):
-            raise _checks.invalid("use_bias", "True or False", use_bias)
-        self.use_bias = use_bias
+        self.use_bias = _checks.boolean("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         super().__init__(input_shape=input_shape, name=name, dtype=dtype, trainable=trainable)

@@ -69,9 +69,7 @@ class Dense(Layer):
     ):
         self.units = _checks.positive_int("units", units)
         self.activation = activation_from_config(activation)
-        if not isinstance(use_bias, bool):
-            raise _checks.invalid("use_bias", "True or False", use_bias)
-        self.use_bias = use_bias
+        self.use_bias = _checks.boolean("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         super().__init__(input_shape=input_shape, name=name, dtype=dtype, trainable=trainable)
@@ -101,9 +99,9 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         x = self._inputs(x, check_last_axis=True)  # (N, in)
-        z = x @ self.kernel  # (N, units)
+        z = x @ self.kernel  # (N, units), a new array
         if self.use_bias:
-            z = z + self.bias
+            z += self.bias
         y = self.activation(z)  # (N, units)
         self.preactivation = z
         self._cache = (x, z, y)
@@ -149,7 +147,7 @@ class Activation(Layer):
         self.preactivation = None
 
     def forward(self, x, training=False):
-        x = self._inputs(x)  # (N, ...)
+        x = self._inputs(x, check_last_axis=True)  # (N, ...)
         y = self.activation(x)  # (N, ...)
         self.preactivation = x
         self._cache = (x, y)
@@ -173,6 +171,8 @@ class LeakyReLU(Layer):
     at the kink :math:`x = 0` TensorFlow's kernel uses :math:`\alpha`, and so does
     the strict ``>`` here. Element-wise, so :math:`dx = dy \odot y'(x)`.
 
+    Shapes: any (N, ...), output shaped like the input.
+
     Keras' layer default is :math:`\alpha = 0.3`; the function
     ``keras.activations.leaky_relu`` defaults to 0.2. :math:`\alpha \ge 0` is
     required (Keras raises for a negative slope too).
@@ -188,7 +188,7 @@ class LeakyReLU(Layer):
         super().__init__(input_shape=input_shape, name=name, dtype=dtype, trainable=trainable)
 
     def forward(self, x, training=False):
-        x = self._inputs(x)  # (N, ...)
+        x = self._inputs(x, check_last_axis=True)  # (N, ...)
         slope = self.dtype.type(self.negative_slope)
         self._cache = x
         return np.where(x > 0, x, slope * x)  # (N, ...)
@@ -277,7 +277,7 @@ class Dropout(Layer):
         return concrete
 
     def forward(self, x, training=False):
-        x = self._inputs(x)  # (N, ...)
+        x = self._inputs(x, check_last_axis=True)  # (N, ...)
         if not training or self.rate == 0.0:
             self._cache = (x.shape, None)
             return x
@@ -319,7 +319,7 @@ class Flatten(Layer):
         return (math.prod(shape_tuple("input_shape", input_shape)),)
 
     def forward(self, x, training=False):
-        x = self._inputs(x)  # (N, H, W, C)
+        x = self._inputs(x, check_shape=True)  # (N, H, W, C)
         self._cache = x.shape
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # (N, H*W*C)
 

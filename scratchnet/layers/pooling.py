@@ -96,17 +96,21 @@ def max_pool2d(x, pool_size, strides, padding):
     r"""Fast max pooling: the element-wise maximum of the ph·pw window-offset slices.
 
     :math:`y = \max_{p,q}\, x_p[:, p + s_h i, q + s_w j, :]`, a running
-    ``np.maximum`` over the offsets; "same" pads with :math:`-\infty`.
+    ``np.maximum`` over the offsets, starting from a copy of offset (0, 0);
+    "same" pads with :math:`-\infty`.
     Returns y (N, H_out, W_out, C).
     """
     ph, pw = pool_size
     sh, sw = strides
     (h_out, w_out), pads = window_geometry(x.shape[1:3], pool_size, strides, padding, "pool_size")
     xp = pad_hw(x, pads, value=-np.inf)  # (N, H_pad, W_pad, C)
-    y = np.full((x.shape[0], h_out, w_out, x.shape[3]), -np.inf, dtype=x.dtype)
+    y = xp[:, offset_slice(0, sh, h_out), offset_slice(0, sw, w_out), :].copy()  # offset (0, 0)
     for p in range(ph):
         for q in range(pw):
-            np.maximum(y, xp[:, offset_slice(p, sh, h_out), offset_slice(q, sw, w_out), :], out=y)
+            if p or q:  # (0, 0) is already in y
+                np.maximum(
+                    y, xp[:, offset_slice(p, sh, h_out), offset_slice(q, sw, w_out), :], out=y
+                )
     return y  # (N, H_out, W_out, C)
 
 
