@@ -13,7 +13,7 @@ original's (with plain activations, which Keras can serialise).
 
 Architectures: the two of item 5, and ``every_layer``, which uses every
 converter and every carried argument (strides, padding, no bias, a
-parametrised activation, an initializer, dropout's noise_shape and seed).
+parametrised activation, an initializer, dropout's noise_shape and seed, a frozen layer).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ EVERY_LAYER: list[tuple[str, dict]] = [
     ("LeakyReLU", dict(negative_slope=0.25)),
     ("Dropout", dict(rate=0.5, noise_shape=(None, 1, 1, 4), seed=7)),
     ("Flatten", {}),
-    ("Dense", dict(units=6, activation="tanh", bias_initializer="ones")),
+    ("Dense", dict(units=6, activation="tanh", bias_initializer="ones", trainable=False)),
     ("Dense", dict(units=3, activation={"name": "softmax", "axis": -1})),
 ]
 # The same architecture in Keras' terms (plain activation names only: Keras must be able to
@@ -69,7 +69,7 @@ EVERY_LAYER_KERAS: list[tuple[str, dict]] = [
     ("LeakyReLU", dict(negative_slope=0.25)),
     ("Dropout", dict(rate=0.5, noise_shape=(None, 1, 1, 4), seed=7)),
     ("Flatten", {}),
-    ("Dense", dict(units=6, activation="tanh", bias_initializer="ones")),
+    ("Dense", dict(units=6, activation="tanh", bias_initializer="ones", trainable=False)),
     ("Dense", dict(units=3, activation="softmax")),
 ]
 

@@ -142,14 +142,18 @@ def _forward_case(arch: str, source: str):
         model.compile(optimizer=SGD(learning_rate=0.0625), loss="categorical_crossentropy")
         probs = model.predict(x, batch_size=BATCH)
         loss, grads = model.compute_gradients(x, y)
+        evaluated = model.evaluate(x, y, batch_size=BATCH)
         loss_fn = _keras_loss(dtype)
         with tf.GradientTape() as tape:
             probs_tf = keras_model(x, training=False)
             loss_tf = loss_fn(y, probs_tf)
         grads_tf = tape.gradient(loss_tf, keras_model.trainable_variables)
+        _compile_keras(keras_model, "SGD", dict(learning_rate=0.0625), dtype)
+        evaluated_tf = keras_model.evaluate(x, y, batch_size=BATCH, verbose=0)
         out = [
             Comparison("predictions", probs, probs_tf, "value"),
             Comparison("loss", loss, loss_tf, "value", check_dtype=False),
+            Comparison("evaluate()", evaluated, evaluated_tf, "value", check_dtype=False),
         ]
         for var, g, g_tf in zip(keras_model.trainable_variables, grads, grads_tf, strict=True):
             out.append(Comparison(f"dL/d{var.path}", g, g_tf, "gradient"))
@@ -160,6 +164,28 @@ def _forward_case(arch: str, source: str):
     return Case("models", f"{arch}: predictions, loss, gradients ({data})", run, needs=needs)
 
 
+def _compile_keras(keras_model, optimizer: str, params: dict, dtype: str) -> None:
+    """``compile`` with every setting explicit: no XLA (it reorders float sums), one step per call.
+
+    Keras' loss tracker (the ``Mean`` metric that ``train_on_batch``/``evaluate``
+    report) takes ``floatx()`` at compile time: compiled under floatx float64
+    here, or every reported float64 loss would be rounded to float32.
+    """
+    _, keras = tf_keras()
+    floatx = keras.config.floatx()
+    keras.config.set_floatx(dtype)
+    try:
+        keras_model.compile(
+            optimizer=getattr(keras.optimizers, optimizer)(**params),
+            loss=_keras_loss(dtype),
+            jit_compile=False,
+            run_eagerly=False,
+            steps_per_execution=1,
+        )
+    finally:
+        keras.config.set_floatx(floatx)
+
+
 def _accuracy(probs, y) -> float:
     return float(np.mean(np.argmax(probs, axis=-1) == np.argmax(y, axis=-1)))
 
@@ -168,7 +194,6 @@ def _training_case(arch, scratch_name, keras_name, params, source, tolerances, r
     def run(dtype, rng):
         from scratchnet import optimizers
 
-        _, keras = tf_keras()
         (x_train, y_train), (x_test, y_test) = _data.load(source, STEPS * BATCH, N_TEST, dtype)
         model, keras_model = build_pair(arch, dtype, rng)
         model.compile(
@@ -178,20 +203,7 @@ def _training_case(arch, scratch_name, keras_name, params, source, tolerances, r
             **params,
             **({"momentum": 0.0, "nesterov": False} if scratch_name == "GradientDescent" else {}),
         }
-        # Keras' loss tracker (the Mean metric train_on_batch reports) takes floatx() at
-        # compile time: float64 here, or every reported float64 loss is rounded to float32.
-        floatx = keras.config.floatx()
-        keras.config.set_floatx(dtype)
-        try:
-            keras_model.compile(
-                optimizer=getattr(keras.optimizers, keras_name)(**keras_params),
-                loss=_keras_loss(dtype),
-                jit_compile=False,
-                run_eagerly=False,
-                steps_per_execution=1,
-            )
-        finally:
-            keras.config.set_floatx(floatx)
+        _compile_keras(keras_model, keras_name, keras_params, dtype)
         losses, losses_tf, snapshots, snapshots_tf = [], [], [], []
         for step in range(STEPS):
             xb = x_train[step * BATCH : (step + 1) * BATCH]
@@ -204,6 +216,7 @@ def _training_case(arch, scratch_name, keras_name, params, source, tolerances, r
         acc = _accuracy(model.predict(x_test, batch_size=250), y_test)
         acc_tf = _accuracy(keras_model.predict(x_test, batch_size=250, verbose=0), y_test)
         out = [
+            Comparison("loss of the first step", losses[0], losses_tf[0], "value"),
             Comparison("held-out accuracy", acc, acc_tf, "accuracy", check_dtype=False),
         ]
         if dtype == "float64":

@@ -202,12 +202,34 @@ def _gradient_descent_case(scale):
     return Case("optimizers", name, run, needs=("optimizers",), kinds=("value", "exact"))
 
 
+def _name_table_case(identifier: str, keras_params: dict, scale: float):
+    """``optimizers.get(identifier)`` (scratchnet's name table) against Keras' class it stands for."""
+
+    def run(dtype, rng):
+        from scratchnet import optimizers
+
+        scratch_opt = optimizers.get(identifier)
+        full = _keras_full("SGD", keras_params)
+        return trajectories(scratch_opt, "SGD", full, scale, dtype, rng)
+
+    args = ", ".join(f"{k}={v}" for k, v in keras_params.items())
+    return Case(
+        "optimizers",
+        f"optimizers.get({identifier!r}) vs Keras SGD({args}), grad scale {scale:g}",
+        run,
+        needs=("optimizers",),
+        kinds=("value", "exact"),
+        tolerances=DEFAULTS_TOL,
+        reason=DEFAULTS_REASON,
+    )
+
+
 # The defaults rows: Keras rounds 0.001 / 0.9 / 0.999 / 0.004 / 0.96 through float32 in
 # float64 runs (each update is off by up to ~1.3e-5 relative, measured ≤ 2e-6 relative on
 # the weights after 50 steps); the tolerance keeps a margin of about 10x.
 DEFAULTS_REASON = (
-    "Keras rounds the default hyperparameters (learning rate 0.001, β1 0.9, β2 0.999, "
-    "weight decay 0.004) through float32 even in float64 runs: the learning rate is a float32 "
+    "Keras rounds the default hyperparameters (learning rate 0.001 or 0.01, β1 0.9, β2 0.999, "
+    "momentum 0.9, weight decay 0.004) through float32 even in float64 runs: the learning rate is a float32 "
     "variable, Adam/AdamW/Adamax take float32(β1), float32(β2) in the bias corrections, so "
     "every update differs by up to ~1.3e-5 relative (step 1 of Adam). scratchnet keeps them in "
     "float64 (a deliberate deviation). The float32-representable rows of the same optimizer "
@@ -245,4 +267,8 @@ CASES = (
     + [_settings_case(name, params, scale) for name, params in SETTINGS for scale in SCALES]
     + [_case(name, params, 1.0) for name, params in CLIP_SETTINGS]
     + [_gradient_descent_case(scale) for scale in SCALES]
+    + [
+        _name_table_case("momentum", dict(momentum=0.9, nesterov=False), 1.0),
+        _name_table_case("nesterov", dict(momentum=0.9, nesterov=True), 1.0),
+    ]
 )
