@@ -78,7 +78,7 @@ CHECKS = [
     Strictness(
         "NaN in the inputs of predict",
         lambda: _keras_model().predict(_with_nan(_data()[0]), verbose=0),
-        lambda: _scratch_model().predict(_with_nan(_data()[0])),
+        lambda: _scratch_model().predict(_with_nan(_data()[0]), verbose=0),
         r"argument x\. Expected finite values",
     ),
     Strictness(

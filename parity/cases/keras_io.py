@@ -154,7 +154,9 @@ def _to_keras_case(arch):
         return [
             *_exact_weights("to_keras", converted.get_weights(), model.get_weights()),
             *_exact_weights("round trip", back.get_weights(), model.get_weights()),
-            Comparison("predictions", model.predict(x), converted(x, training=False), "value"),
+            Comparison(
+                "predictions", model.predict(x, verbose=0), converted(x, training=False), "value"
+            ),
             Comparison(
                 "round-trip get_config() equal, seed aside (1 = yes)",
                 float(_without_seed(back.get_config()) == _without_seed(model.get_config())),
@@ -183,7 +185,9 @@ def _from_keras_case(arch):
         return [
             *_exact_weights("from_keras", converted.get_weights(), original.get_weights()),
             *_exact_weights("round trip", back.get_weights(), original.get_weights()),
-            Comparison("predictions", converted.predict(x), original(x, training=False), "value"),
+            Comparison(
+                "predictions", converted.predict(x, verbose=0), original(x, training=False), "value"
+            ),
             Comparison(
                 "round-trip Keras layer configs equal (1 = yes)",
                 float(keras_layer_configs(back) == keras_layer_configs(original)),

@@ -27,26 +27,46 @@ def _random_weights(rng, shapes, dtype):
     return [rng.standard_normal(s).astype(dtype) for s in shapes]
 
 
-def _compare_layer(scratch_layer, keras_layer, x, rng, dtype, weighted=True) -> list[Comparison]:
-    """Build both layers for ``x``, give them the same weights, compare y, dL/dx and dL/dw."""
+def _keras_run(keras_layer, x, dy, weights):
+    """Build ``keras_layer`` for ``x``, set ``weights``; (y, dL/dx, [dL/dw, ...]) by GradientTape."""
+    if not keras_layer.built:
+        keras_layer.build((None, *x.shape[1:]))
+    if weights is not None:
+        keras_layer.set_weights(weights)
+    y, (dx,), dw = vjp(
+        lambda t: keras_layer(t, training=False), [x], dy, keras_layer.trainable_weights
+    )
+    return y, dx, dw
+
+
+def _compare_layer(scratch_layer, make_keras, x, rng, dtype, weighted=True) -> list[Comparison]:
+    """Give both sides the same weights and input; compare y, dL/dx and dL/dw.
+
+    ``make_keras(dtype)`` builds a fresh Keras layer. In float32 runs a float64
+    twin with the same (float32-valued) weights gives TF's own float32 error.
+    """
+    keras_layer = make_keras(dtype)
     scratch_layer.build(x.shape[1:], rng)
     keras_layer.build((None, *x.shape[1:]))
-    names = []
+    weights = None
     if weighted:
         shapes = [w.shape for w in keras_layer.get_weights()]
         weights = _random_weights(rng, shapes, dtype)
-        keras_layer.set_weights(weights)
         scratch_layer.set_weights(weights)
-        names = [v.name for v in keras_layer.trainable_weights]
     y = scratch_layer.forward(x, training=False)
     dy = rng.standard_normal(y.shape).astype(dtype)
     dx = scratch_layer.backward(dy)
-    y_tf, (dx_tf,), dw_tf = vjp(
-        lambda t: keras_layer(t, training=False), [x], dy, keras_layer.trainable_weights
-    )
+    y_tf, dx_tf, dw_tf = _keras_run(keras_layer, x, dy, weights)
+    y64 = dx64 = None
+    dw64 = [None] * len(dw_tf)
+    if dtype == "float32":
+        up = None if weights is None else [w.astype("float64") for w in weights]
+        y64, dx64, dw64 = _keras_run(
+            make_keras("float64"), x.astype("float64"), dy.astype("float64"), up
+        )
     out = [
-        Comparison("output", y, y_tf, "value"),
-        Comparison("dL/dx", dx, dx_tf, "gradient"),
+        Comparison("output", y, y_tf, "value", expected64=y64),
+        Comparison("dL/dx", dx, dx_tf, "gradient", expected64=dx64),
     ]
     if weighted:
         out.append(
@@ -57,8 +77,9 @@ def _compare_layer(scratch_layer, keras_layer, x, rng, dtype, weighted=True) -> 
                 check_dtype=False,
             )
         )
-        for name, g, g_tf in zip(names, scratch_layer.grads, dw_tf, strict=True):
-            out.append(Comparison(f"dL/d{name}", g, g_tf, "gradient"))
+        names = [v.name for v in keras_layer.trainable_weights]
+        for name, g, g_tf, g64 in zip(names, scratch_layer.grads, dw_tf, dw64, strict=True):
+            out.append(Comparison(f"dL/d{name}", g, g_tf, "gradient", expected64=g64))
     return out
 
 
@@ -84,17 +105,20 @@ def _conv_case(filters, kernel, strides, padding, hw, channels, use_bias=True, a
             use_bias=use_bias,
             dtype=dtype,
         )
-        keras_layer = keras.layers.Conv2D(
-            **args, data_format="channels_last", dilation_rate=1, groups=1
-        )
+
+        def make_keras(dt):
+            return keras.layers.Conv2D(
+                **{**args, "dtype": dt}, data_format="channels_last", dilation_rate=1, groups=1
+            )
+
         x = rng.standard_normal((BATCH, *hw, channels)).astype(dtype)
-        return _compare_layer(Conv2D(**args), keras_layer, x, rng, dtype)
+        return _compare_layer(Conv2D(**args), make_keras, x, rng, dtype)
 
     name = (
         f"Conv2D(filters={filters}, kernel={kernel}, strides={strides}, padding={padding}, "
         f"use_bias={use_bias}, activation={activation}) on {hw[0]}x{hw[1]}x{channels}"
     )
-    return Case("layers", name, run, needs=("layers",))
+    return Case("layers", name, run, needs=("layers",), tf32_allowance=True)
 
 
 CONV_CASES = [
@@ -121,18 +145,21 @@ def _pool_case(kind, pool, strides, padding, hw=(7, 8), ties=True):
 
         _, keras = tf_keras()
         args = dict(pool_size=pool, strides=strides, padding=padding, dtype=dtype)
-        keras_layer = getattr(keras.layers, kind)(**args, data_format="channels_last")
+
+        def make_keras(dt):
+            return getattr(keras.layers, kind)(**{**args, "dtype": dt}, data_format="channels_last")
+
         shape = (BATCH, *hw, 3)
         if ties:
             x = rng.integers(-2, 3, size=shape).astype(dtype)
         else:
             x = rng.standard_normal(shape).astype(dtype)
-        return _compare_layer(getattr(layers, kind)(**args), keras_layer, x, rng, dtype, False)
+        return _compare_layer(getattr(layers, kind)(**args), make_keras, x, rng, dtype, False)
 
     name = f"{kind}(pool={pool}, strides={strides}, padding={padding}) on {hw[0]}x{hw[1]}" + (
         ", with ties" if ties else ""
     )
-    return Case("layers", name, run, needs=("layers",))
+    return Case("layers", name, run, needs=("layers",), tf32_allowance=True)
 
 
 POOL_CASES = [
@@ -158,19 +185,33 @@ def _dense_case(units, features, use_bias=True, activation=None):
         _, keras = tf_keras()
         args = dict(units=units, activation=activation, use_bias=use_bias, dtype=dtype)
         x = rng.standard_normal((4, features)).astype(dtype)
-        return _compare_layer(Dense(**args), keras.layers.Dense(**args), x, rng, dtype)
+
+        def make_keras(dt):
+            return keras.layers.Dense(**{**args, "dtype": dt})
+
+        return _compare_layer(Dense(**args), make_keras, x, rng, dtype)
 
     name = f"Dense(units={units}, use_bias={use_bias}, activation={activation}) on {features}"
-    return Case("layers", name, run, needs=("layers",))
+    return Case("layers", name, run, needs=("layers",), tf32_allowance=True)
 
 
 def _shape_layer_case(name, make_scratch, make_keras, shape, tolerances=None, reason=""):
     def run(dtype, rng):
         _, keras = tf_keras()
         x = (3.0 * rng.standard_normal((BATCH, *shape))).astype(dtype)
-        return _compare_layer(make_scratch(dtype), make_keras(keras, dtype), x, rng, dtype, False)
+        return _compare_layer(
+            make_scratch(dtype), lambda dt: make_keras(keras, dt), x, rng, dtype, False
+        )
 
-    return Case("layers", name, run, needs=("layers",), tolerances=tolerances or {}, reason=reason)
+    return Case(
+        "layers",
+        name,
+        run,
+        needs=("layers",),
+        tolerances=tolerances or {},
+        reason=reason,
+        tf32_allowance=True,
+    )
 
 
 def _flatten(dtype):

@@ -140,9 +140,9 @@ def _forward_case(arch: str, source: str):
         x, y = x_all[pick], y_all[pick]
         model, keras_model = build_pair(arch, dtype, rng)
         model.compile(optimizer=SGD(learning_rate=0.0625), loss="categorical_crossentropy")
-        probs = model.predict(x, batch_size=BATCH)
+        probs = model.predict(x, batch_size=BATCH, verbose=0)
         loss, grads = model.compute_gradients(x, y)
-        evaluated = model.evaluate(x, y, batch_size=BATCH)
+        evaluated = model.evaluate(x, y, batch_size=BATCH, verbose=0)
         loss_fn = _keras_loss(dtype)
         with tf.GradientTape() as tape:
             probs_tf = keras_model(x, training=False)
@@ -213,7 +213,7 @@ def _training_case(arch, scratch_name, keras_name, params, source, tolerances, r
             if (step + 1) % 10 == 0:
                 snapshots.append(model.get_weights())
                 snapshots_tf.append(keras_model.get_weights())
-        acc = _accuracy(model.predict(x_test, batch_size=250), y_test)
+        acc = _accuracy(model.predict(x_test, batch_size=250, verbose=0), y_test)
         acc_tf = _accuracy(keras_model.predict(x_test, batch_size=250, verbose=0), y_test)
         out = [
             Comparison("loss of the first step", losses[0], losses_tf[0], "value"),

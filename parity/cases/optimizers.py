@@ -224,18 +224,22 @@ def _name_table_case(identifier: str, keras_params: dict, scale: float):
     )
 
 
-# The defaults rows: Keras rounds 0.001 / 0.9 / 0.999 / 0.004 / 0.96 through float32 in
-# float64 runs (each update is off by up to ~1.3e-5 relative, measured ≤ 2e-6 relative on
-# the weights after 50 steps); the tolerance keeps a margin of about 10x.
+# The defaults rows: Keras rounds 0.001 / 0.01 / 0.9 / 0.999 / 0.004 / 0.96 through float32
+# in float64 runs. Each update is off by up to ~1.3e-5 relative (Adam's step 1); momentum
+# μ = 0.9 accumulates its rounding (2.6e-8) into ~δμ·μ/(1-μ)² ≈ 2e-6 relative on the velocity,
+# so entries crossing zero need an absolute allowance: 1e-5 of the array's largest entry.
+# A wrong default (0.9 vs 0.95, 1e-3 vs 1e-2) is off by order 1, far outside.
 DEFAULTS_REASON = (
     "Keras rounds the default hyperparameters (learning rate 0.001 or 0.01, β1 0.9, β2 0.999, "
     "momentum 0.9, weight decay 0.004) through float32 even in float64 runs: the learning rate is a float32 "
     "variable, Adam/AdamW/Adamax take float32(β1), float32(β2) in the bias corrections, so "
-    "every update differs by up to ~1.3e-5 relative (step 1 of Adam). scratchnet keeps them in "
-    "float64 (a deliberate deviation). The float32-representable rows of the same optimizer "
-    "hold 1e-9 / 1e-12."
+    "every update differs by up to ~1.3e-5 relative (step 1 of Adam), and momentum accumulates "
+    "its rounding to ~2e-6 relative on the velocity. scratchnet keeps them in float64 (a "
+    "deliberate deviation). Allowed: 1e-5 relative, plus 1e-5 of each array's largest entry "
+    "for entries crossing zero; a wrong default is off by order 1. The float32-representable "
+    "rows of the same optimizer hold 1e-9 / 1e-12."
 )
-DEFAULTS_TOL = {"float64": {"value": Tolerance(1e-5, 1e-7), "gradient": Tolerance(1e-5, 1e-7)}}
+DEFAULTS_TOL = {"float64": {"value": Tolerance(1e-5, 1e-5)}}
 NADAM_REASON = (
     "Keras' Nadam casts β1, β2 and the 0.96 of its momentum schedule u_t = β1(1 - ½·0.96^t) "
     "to the variable dtype through float32, and computes 1 - β2 from the rounded β2 (in "
@@ -243,10 +247,10 @@ NADAM_REASON = (
     "chosen representable, so every Nadam row carries the float32-rounding tolerance; the "
     "defaults rows also take the rounding of 0.9 / 0.999 in float32 runs."
 )
-NADAM_TOL = {"float64": {"value": Tolerance(1e-5, 1e-7), "gradient": Tolerance(1e-5, 1e-7)}}
+NADAM_TOL = {"float64": {"value": Tolerance(1e-5, 1e-6)}}
 NADAM_DEFAULTS_TOL = {
-    "float64": {"value": Tolerance(1e-4, 1e-7), "gradient": Tolerance(1e-4, 1e-7)},
-    "float32": {"value": Tolerance(1e-4, 1e-6), "gradient": Tolerance(1e-4, 1e-6)},
+    "float64": {"value": Tolerance(1e-4, 1e-5)},
+    "float32": {"value": Tolerance(1e-4, 1e-5)},
 }
 
 
