@@ -4,7 +4,7 @@ r"""Convert between a scratchnet ``Sequential`` and a ``keras.Sequential``: arch
 
     from scratchnet.keras_io import from_keras, to_keras
     keras_model = to_keras(model)        # same layers, same weights, same dtype
-    model2 = from_keras(keras_model)     # and back: bit-identical weights, equal configs
+    model2 = from_keras(keras_model)     # and back: bit-identical weights, equal configs (seed aside)
 
 Both directions copy the weights bit for bit; nothing is re-initialised. The
 two libraries share their layouts (NHWC inputs, Conv2D kernels

@@ -251,7 +251,7 @@ TRAINING_TOL = {
 }
 NADAM_TRAINING_TOL = {
     **TRAINING_TOL,
-    "float64": {"value": Tolerance(1e-4, 1e-6), "accuracy": Tolerance(0.0, 0.0)},
+    "float64": {"value": Tolerance(1e-3, 1e-5), "accuracy": Tolerance(0.0, 0.0)},
 }
 
 
@@ -261,12 +261,23 @@ def _training_cases(arch, source, optimizers):
         tol, reason = TRAINING_TOL, TRAINING_REASON
         if scratch_name == "Nadam":
             tol = NADAM_TRAINING_TOL
-            reason = TRAINING_REASON + " Nadam float64: Keras rounds 0.96 through float32."
+            reason = TRAINING_REASON + (
+                " Nadam float64: Keras rounds 0.96 through float32 (a ~1e-8 relative change "
+                "of the momentum schedule), which 100 training steps amplify to ~1.4e-4 "
+                "relative on single weights; allowed 1e-3 / 1e-5."
+            )
         cases.append(_training_case(arch, scratch_name, keras_name, params, source, tol, reason))
     return cases
 
 
-_DEEPER_OPTIMIZERS = [TRAINING_OPTIMIZERS[1], TRAINING_OPTIMIZERS[4]]  # SGD momentum, Adam
+# The deeper model with the classic model's SGD step (effective rate 0.0625 / (1 - 0.875) = 0.5)
+# trains erratically for its first 100 steps, and float32 rounding then decides which spike
+# each run takes (held-out accuracy 0.83 vs 0.72 with another input seed); at 2⁻⁶ it
+# trains smoothly and the comparison measures the implementations, not the chaos.
+_DEEPER_OPTIMIZERS = [
+    ("SGD", "SGD", dict(learning_rate=2**-6, momentum=0.875, nesterov=False)),
+    TRAINING_OPTIMIZERS[4],  # Adam
+]
 
 CASES = (
     [_forward_case(arch, source) for arch in ARCHITECTURES for source in ("mnist", "synthetic")]

@@ -97,7 +97,6 @@ SCALES = (1.0, 1e-3, 1e-6)
 
 def _keras_full(name: str, params: dict) -> dict:
     """``params`` completed with Keras' defaults and no clipping, weight decay or EMA: all explicit."""
-    _, keras = tf_keras()
     full = {**DEFAULTS[name], **params}
     if name != "AdamW":
         full.setdefault("weight_decay", None)
