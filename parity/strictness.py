@@ -63,6 +63,17 @@ def _empty():
     return np.zeros((0, 3), "float32"), np.zeros((0, 2), "float32")
 
 
+def _keras_sparse_ce():
+    _, keras = tf_keras()
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=False)
+
+
+def _scratch_sparse_ce():
+    from scratchnet.losses import SparseCategoricalCrossentropy
+
+    return SparseCategoricalCrossentropy(from_logits=False)
+
+
 def _keras_optimizer(name, **kwargs):
     _, keras = tf_keras()
     return getattr(keras.optimizers, name)(**kwargs)
@@ -98,6 +109,12 @@ CHECKS = [
         lambda: _keras_model().fit(*_data(), batch_size=0, verbose=0).history,
         lambda: _scratch_model().fit(*_data(), batch_size=0, verbose=0).history,
         r"argument batch_size\. Expected a strictly positive integer",
+    ),
+    Strictness(
+        "sparse cross-entropy with the label 1.7",
+        lambda: _keras_sparse_ce()(np.array([0.0, 1.7]), np.full((2, 3), 1 / 3, "float32")),
+        lambda: _scratch_sparse_ce()(np.array([0.0, 1.7]), np.full((2, 3), 1 / 3, "float32")),
+        r"argument y_true\. Expected integer class labels",
     ),
     Strictness(
         "SGD(learning_rate=-1)",
