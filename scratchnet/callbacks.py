@@ -55,6 +55,12 @@ class Callback:
         pass
 
 
+def _non_negative_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise _checks.invalid(name, "an integer >= 0", value)
+    return int(value)
+
+
 def _monitor_mode(monitor: str, mode: str) -> str:
     """Keras' rule for mode="auto": maximise accuracy-like quantities, minimise the rest."""
     mode = _checks.one_of("mode", mode, ("auto", "min", "max"))
@@ -69,13 +75,22 @@ def _monitor_mode(monitor: str, mode: str) -> str:
 
 
 class EarlyStopping(Callback):
-    r"""Stop training when ``monitor`` has not improved for ``patience`` epochs.
+    r"""Stop training when ``monitor`` has not improved for ``patience`` epochs (Keras 3's rule).
 
     An epoch improves on the best value so far when
     ``current < best - min_delta`` (mode "min") or ``current > best + min_delta``
-    (mode "max"). After ``patience`` epochs without improvement training stops;
-    with ``restore_best_weights`` the weights of the best epoch are put back
-    (Keras restores them only when it stopped early, and so do we).
+    (mode "max"); the first monitored epoch (``epoch >= start_from_epoch``)
+    always does. Every monitored epoch adds one to ``wait``; an improvement
+    resets it to 0 only if it also beats ``baseline`` (when one is given). Once
+    ``wait >= patience`` after an epoch that did not improve (and not at epoch
+    0), training stops and ``stopped_epoch`` is that epoch.
+
+    ``restore_best_weights``: the weights at the end of the best epoch are put
+    back when training ends, whether it stopped early or ran out of epochs
+    (Keras 3 does this; Keras 2 restored them only after an early stop).
+
+    Deviation: a ``monitor`` missing from the logs raises a ``ValueError``
+    naming the keys that exist (Keras only warns and never stops).
     """
 
     def __init__(
@@ -91,16 +106,16 @@ class EarlyStopping(Callback):
         super().__init__()
         self.monitor = monitor
         self.min_delta = abs(_checks.number("min_delta", min_delta))
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise _checks.invalid("patience", "an integer >= 0", patience)
-        self.patience = patience
+        self.patience = _non_negative_int("patience", patience)
         self.mode = _monitor_mode(monitor, mode)
         self.restore_best_weights = bool(restore_best_weights)
         self.baseline = None if baseline is None else _checks.number("baseline", baseline)
-        self.start_from_epoch = start_from_epoch
+        self.start_from_epoch = _non_negative_int("start_from_epoch", start_from_epoch)
         self.stopped_epoch = 0
 
-    def _improved(self, current: float, reference: float) -> bool:
+    def _improved(self, current: float, reference: float | None) -> bool:
+        if reference is None:
+            return True
         if self.mode == "min":
             return current < reference - self.min_delta
         return current > reference + self.min_delta
@@ -108,7 +123,7 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs=None):
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = None
         self.best_weights = None
         self.best_epoch = 0
 
@@ -122,6 +137,9 @@ class EarlyStopping(Callback):
         if epoch < self.start_from_epoch:
             return
         current = float(logs[self.monitor])
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
         self.wait += 1
         if self._improved(current, self.best):
             self.best = current
@@ -136,7 +154,7 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.stopped_epoch > 0 and self.restore_best_weights and self.best_weights is not None:
+        if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
 

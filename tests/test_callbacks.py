@@ -1,0 +1,109 @@
+"""Callbacks driven directly, epoch by epoch, against Keras 3's rules (no TensorFlow needed).
+
+The EarlyStopping table below was checked once against ``keras.callbacks.EarlyStopping``
+(Keras 3.15) with the same fake model: same epochs run, ``stopped_epoch``,
+``best_epoch`` and restored weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnet import callbacks
+
+
+class FakeModel:
+    """Just what a callback touches: weights that record the epoch, and ``stop_training``."""
+
+    def __init__(self):
+        self.w = np.zeros(1)
+        self.stop_training = False
+
+    def get_weights(self):
+        return [self.w.copy()]
+
+    def set_weights(self, weights):
+        self.w[...] = weights[0]
+
+
+def drive(cb, values, monitor="val_loss"):
+    """Run ``cb`` through len(values) epochs (weights = epoch number); returns (model, epochs run)."""
+    model = FakeModel()
+    cb.set_model(model)
+    cb.on_train_begin({})
+    run = 0
+    for epoch, value in enumerate(values):
+        model.w[...] = epoch
+        cb.on_epoch_end(epoch, {monitor: value})
+        run += 1
+        if model.stop_training:
+            break
+    cb.on_train_end({})
+    return model, run
+
+
+# kwargs, monitored values, (epochs run, stopped_epoch, best_epoch, weight after train end)
+EARLY_STOPPING_CASES = [
+    ({"patience": 2}, [1.0, 0.9, 0.95, 0.93, 0.8], (4, 3, 1, 3.0)),
+    ({"patience": 2}, [1.0, 0.9, 0.95], (3, 0, 1, 2.0)),
+    ({"patience": 2, "baseline": 0.5}, [1.0, 0.9, 0.95], (3, 2, 1, 2.0)),
+    ({"patience": 1, "baseline": 0.5}, [1.0, 0.9, 0.8, 0.7], (4, 0, 3, 3.0)),
+    ({"patience": 1, "min_delta": 0.1}, [1.0, 0.95, 0.99], (2, 1, 0, 1.0)),
+    ({"patience": 1, "mode": "max"}, [0.5, 0.6, 0.55], (3, 2, 1, 2.0)),
+    ({"patience": 0}, [1.0, 1.0], (2, 1, 0, 1.0)),
+    ({"patience": 0, "start_from_epoch": 2}, [3.0, 4.0, 5.0, 6.0], (4, 3, 2, 3.0)),
+    ({"patience": 5, "restore_best_weights": True}, [1.0, 0.5, 0.7, 0.8], (4, 0, 1, 1.0)),
+    ({"patience": 1, "restore_best_weights": True}, [1.0, 0.5, 0.7, 0.8], (3, 2, 1, 1.0)),
+]
+
+
+@pytest.mark.parametrize("kwargs, values, expected", EARLY_STOPPING_CASES)
+def test_early_stopping_follows_keras(kwargs, values, expected):
+    cb = callbacks.EarlyStopping(monitor="val_loss", **kwargs)
+    model, run = drive(cb, values)
+    assert (run, cb.stopped_epoch, cb.best_epoch, float(model.w[0])) == expected
+
+
+def test_early_stopping_auto_mode_maximises_accuracy():
+    cb = callbacks.EarlyStopping(monitor="val_accuracy", patience=1)
+    assert cb.mode == "max"
+    _, run = drive(cb, [0.5, 0.6, 0.55], monitor="val_accuracy")
+    assert run == 3 and cb.stopped_epoch == 2 and cb.best == 0.6
+    assert callbacks.EarlyStopping(monitor="loss").mode == "min"
+
+
+def test_early_stopping_is_reusable_across_fits():
+    cb = callbacks.EarlyStopping(monitor="loss", patience=0)
+    drive(cb, [1.0, 2.0], monitor="loss")
+    assert cb.stopped_epoch == 1
+    _, run = drive(cb, [5.0, 4.0, 3.0], monitor="loss")  # a fresh start: 5.0 is the first best
+    assert run == 3 and cb.stopped_epoch == 0 and cb.best == 3.0
+
+
+def test_early_stopping_missing_monitor_names_the_logs():
+    cb = callbacks.EarlyStopping(monitor="val_loss")
+    cb.set_model(FakeModel())
+    cb.on_train_begin({})
+    with pytest.raises(
+        ValueError,
+        match=r"argument monitor\. Expected one of \['accuracy', 'loss'\]\. Received monitor='val_loss'",
+    ):
+        cb.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5})
+
+
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"patience": -1}, r"argument patience\. Expected an integer >= 0\. Received patience=-1"),
+        (
+            {"patience": 1.5},
+            r"argument patience\. Expected an integer >= 0\. Received patience=1\.5",
+        ),
+        ({"start_from_epoch": -2}, r"argument start_from_epoch\. Expected an integer >= 0"),
+        ({"mode": "up"}, r"argument mode"),
+    ],
+)
+def test_early_stopping_bad_arguments(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        callbacks.EarlyStopping(**kwargs)
