@@ -342,16 +342,22 @@ class Sequential:
         self._backward(y, out, logits_loss)
         return loss, [g.copy() for g in self._grads()]
 
-    def _apply(self, grads, where: str) -> None:
-        """Hand the gradients of the trainable layers' weights to the optimizer (frozen layers keep theirs)."""
+    def _trainable_pairs(self, grads) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(gradient, weight) pairs of the trainable layers' weights (frozen layers keep theirs)."""
         trainable = [layer.trainable for layer in self.layers for _ in layer.weights]
-        pairs = [(g, w) for g, w, t in zip(grads, self.weights, trainable, strict=True) if t]
-        for g, _ in pairs:
-            if not np.all(np.isfinite(g)):
-                raise TrainingDivergedError(
-                    f"{where}: a gradient is NaN or Inf; the update was not applied."
-                )
-        self.optimizer.apply_gradients(pairs)
+        return [(g, w) for g, w, t in zip(grads, self.weights, trainable, strict=True) if t]
+
+    def _gradients_finite(self, grads) -> bool:
+        """True when every trainable gradient is finite: a finite loss can still have an overflowed gradient."""
+        return all(np.all(np.isfinite(g)) for g, _ in self._trainable_pairs(grads))
+
+    def _apply(self, grads, where: str, loss: float) -> None:
+        """Hand the gradients of the trainable layers' weights to the optimizer, unless one is NaN/Inf."""
+        if not self._gradients_finite(grads):
+            raise TrainingDivergedError(
+                f"A gradient became NaN or Inf {where} (loss {loss}); the update was not applied."
+            )
+        self.optimizer.apply_gradients(self._trainable_pairs(grads))
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -477,15 +483,18 @@ class Sequential:
             cb.on_train_end(logs)
         return history
 
-    def _diverged(self, loss: float, epoch: int, batch: int, cbs, terminate_on_nan: bool) -> bool:
-        """React to a non-finite batch loss: stop quietly under TerminateOnNaN, else raise."""
+    def _diverged(
+        self, loss: float, epoch: int, batch: int, cbs, terminate_on_nan: bool, gradient=False
+    ) -> bool:
+        """React to a non-finite batch loss (or gradient): stop quietly under TerminateOnNaN, else raise."""
         for cb in cbs:
             cb.on_train_batch_end(batch, {"loss": loss})
         if terminate_on_nan:
             self.stop_training = True
             return True
+        what = f"A gradient became NaN or Inf (loss {loss})" if gradient else f"Loss became {loss}"
         raise TrainingDivergedError(
-            f"Loss became {loss} at epoch {epoch + 1}, batch {batch}; training stopped before applying the "
+            f"{what} at epoch {epoch + 1}, batch {batch}; training stopped before applying the "
             "update, so the weights are those of the last finite step."
         )
 
@@ -516,7 +525,11 @@ class Sequential:
                     self._diverged(loss, epoch, step, cbs, terminate_on_nan)
                     return {}
                 self._backward(yb, out, logits_loss)
-                self._apply(self._grads(), f"epoch {epoch + 1}, batch {step}")
+                grads = self._grads()
+                if not self._gradients_finite(grads):
+                    self._diverged(loss, epoch, step, cbs, terminate_on_nan, gradient=True)
+                    return {}
+                self._apply(grads, f"at epoch {epoch + 1}, batch {step}", loss)
                 total += loss * len(idx)
                 seen += len(idx)
                 for m in metric_objs:
@@ -560,7 +573,10 @@ class Sequential:
         if not math.isfinite(total):
             self._diverged(total, epoch, 0, cbs, terminate_on_nan)
             return {}
-        self._apply(grads, f"epoch {epoch + 1}")
+        if not self._gradients_finite(grads):
+            self._diverged(total, epoch, 0, cbs, terminate_on_nan, gradient=True)
+            return {}
+        self._apply(grads, f"at epoch {epoch + 1}", total)
         logs = {"loss": total, **{m.name: float(m.result()) for m in metric_objs}}
         for cb in cbs:
             cb.on_train_batch_end(0, {"loss": total})
@@ -578,7 +594,7 @@ class Sequential:
                 f"Loss became {loss} in train_on_batch; the update was not applied."
             )
         self._backward(y, out, logits_loss)
-        self._apply(self._grads(), "train_on_batch")
+        self._apply(self._grads(), "in train_on_batch", loss)
         return self._result_list(loss, y, out)
 
     def test_on_batch(self, x, y):

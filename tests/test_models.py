@@ -405,3 +405,48 @@ def test_frozen_layer_keeps_its_weights(data):
     assert len(model.optimizer.get_state()["slots"]) == 2  # only the Dense kernel and bias
     text = model.summary(print_fn=None)
     assert "Trainable params: 804" in text and "Non-trainable params: 80" in text
+
+
+def _overflowing_gradient_model(optimizer="sgd"):
+    """z = 2^127 * 2^-126 = 2, loss 4 (finite), but dL/dW = x^T dz = 2 * 2^127 * 2 overflows float32."""
+    model = Sequential([layers.Dense(1, input_shape=(1,))], seed=0)
+    model.compile(optimizer, "mse")
+    model.set_weights([np.array([[2.0**-126]], dtype=np.float32), np.zeros(1, dtype=np.float32)])
+    x = np.full((2, 1), 2.0**127, dtype=np.float32)
+    return model, x, np.zeros((2, 1), dtype=np.float32)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "gd"])
+def test_nan_gradient_with_finite_loss_stops_with_epoch_batch_and_loss(optimizer):
+    model, x, y = _overflowing_gradient_model(optimizer)
+    before = model.get_weights()
+    with (
+        np.errstate(over="ignore"),
+        pytest.raises(
+            TrainingDivergedError,
+            match=r"A gradient became NaN or Inf \(loss 4\.0\) at epoch 1, batch 0",
+        ),
+    ):
+        model.fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=False)
+    assert model.optimizer.iterations == 0
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with (
+        np.errstate(over="ignore"),
+        pytest.raises(TrainingDivergedError, match=r"in train_on_batch \(loss 4\.0\)"),
+    ):
+        model.train_on_batch(x, y)
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_nan_gradient_under_terminate_on_nan_stops_quietly():
+    model, x, y = _overflowing_gradient_model()
+    before = model.get_weights()
+    with np.errstate(over="ignore"):
+        h = model.fit(
+            x, y, batch_size=2, epochs=2, verbose=0, callbacks=[callbacks.TerminateOnNaN()]
+        )
+    assert model.stop_training and h.history == {} and model.optimizer.iterations == 0
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
