@@ -205,7 +205,13 @@ class ModelCheckpoint(Callback):
                     f"Epoch {epoch + 1}: weights are not finite; keeping the previous checkpoint."
                 )
             return
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                "Invalid value for argument filepath. Expected format fields among "
+                f"{['epoch', *sorted(logs)]}. Received filepath={self.filepath!r} ({exc!r})."
+            ) from exc
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -253,7 +259,14 @@ class LearningRateScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    r"""Write one CSV row of logs per epoch (``epoch,loss,accuracy,...``), flushed as it goes."""
+    r"""Write one CSV row of logs per epoch (``epoch,loss,accuracy,...``), flushed as it goes.
+
+    Columns: ``epoch`` (0-based, as Keras), then the log keys of the first epoch,
+    sorted. With ``append`` the rows go after an existing file's rows and the
+    header is written only when the file is new or empty. Deviation: Keras 3
+    also adds ``val_<key>`` columns filled with "NA" when the first epoch has
+    no validation logs; this writes only the keys that exist.
+    """
 
     def __init__(self, filename, separator: str = ",", append: bool = False):
         super().__init__()
@@ -265,6 +278,8 @@ class CSVLogger(Callback):
         self._keys = None
 
     def on_train_begin(self, logs=None):
+        if self._file is not None:  # the previous fit raised before on_train_end
+            self._file.close()
         has_header = (
             self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         )

@@ -107,3 +107,79 @@ def test_early_stopping_missing_monitor_names_the_logs():
 def test_early_stopping_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         callbacks.EarlyStopping(**kwargs)
+
+
+def _dense_model():
+    from scratchnet import layers
+    from scratchnet.models import Sequential
+
+    model = Sequential([layers.Dense(2, input_shape=(3,))], seed=0)
+    model.build((3,))
+    return model
+
+
+def _checkpoint_epochs(cb, model, val_losses):
+    cb.set_model(model)
+    cb.on_train_begin({})
+    for epoch, value in enumerate(val_losses):
+        model.weights[1][...] = epoch  # the bias records the epoch
+        cb.on_epoch_end(epoch, {"loss": 1.0, "val_loss": value})
+    cb.on_train_end({})
+
+
+def test_model_checkpoint_formats_epoch_and_logs(tmp_path):
+    from scratchnet.models import load_model
+
+    model = _dense_model()
+    cb = callbacks.ModelCheckpoint(tmp_path / "ck-{epoch:02d}-{val_loss:.2f}.snet")
+    _checkpoint_epochs(cb, model, [0.5, 0.25])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck-01-0.50.snet", "ck-02-0.25.snet"]
+    np.testing.assert_array_equal(load_model(tmp_path / "ck-01-0.50.snet").weights[1], [0.0, 0.0])
+
+
+def test_model_checkpoint_save_best_only_and_weights_only(tmp_path):
+    model = _dense_model()
+    cb = callbacks.ModelCheckpoint(
+        tmp_path / "best-{epoch}.w", save_best_only=True, save_weights_only=True
+    )
+    _checkpoint_epochs(cb, model, [0.5, 0.7, 0.3, 0.3])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best-1.w", "best-3.w"]
+    other = _dense_model()
+    other.load_weights(tmp_path / "best-3.w")
+    np.testing.assert_array_equal(other.weights[1], [2.0, 2.0])
+    maxed = callbacks.ModelCheckpoint(tmp_path / "acc-{epoch}.w", monitor="val_loss", mode="max",
+                                      save_best_only=True, save_weights_only=True)  # fmt: skip
+    _checkpoint_epochs(maxed, model, [0.5, 0.7, 0.3])
+    assert sorted(p.name for p in tmp_path.glob("acc-*")) == ["acc-1.w", "acc-2.w"]
+
+
+def test_model_checkpoint_unknown_field_is_a_clear_error(tmp_path):
+    cb = callbacks.ModelCheckpoint(tmp_path / "ck-{val_acc:.2f}.snet")
+    with pytest.raises(
+        ValueError,
+        match=r"argument filepath\. Expected format fields among \['epoch', 'loss', 'val_loss'\]",
+    ):
+        _checkpoint_epochs(cb, _dense_model(), [0.5])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_logger_append_writes_the_header_once(tmp_path):
+    path = tmp_path / "log.csv"
+    for first in (0, 2):
+        logger = callbacks.CSVLogger(path, append=True)
+        logger.on_train_begin({})
+        for epoch in (first, first + 1):
+            logger.on_epoch_end(epoch, {"loss": 0.5 + epoch, "accuracy": 0.25})
+        logger.on_train_end({})
+    assert path.read_text().splitlines() == [
+        "epoch,accuracy,loss", "0,0.25,0.5", "1,0.25,1.5", "2,0.25,2.5", "3,0.25,3.5"
+    ]  # fmt: skip
+    fresh = callbacks.CSVLogger(path, separator=";")
+    fresh.on_train_begin({})
+    fresh.on_epoch_end(0, {"loss": 1.0})
+    leaked = fresh._file
+    fresh.on_train_begin({})  # a fit that raised never reached on_train_end: no leaked file
+    assert leaked.closed
+    fresh.on_epoch_end(0, {"loss": 2.0})
+    fresh.on_train_end({})
+    assert path.read_text().splitlines() == ["epoch;loss", "0;2.0"]
