@@ -687,8 +687,12 @@ class Sequential:
     def _compile_config(self) -> dict | None:
         if not self.compiled:
             return None
-        metric_ids = [m if isinstance(m, str) else {"class_name": type(m).__name__, "config": m.get_config()}
-                      for m in self._metric_ids]  # fmt: skip
+        metric_ids = []
+        for m in self._metric_ids:
+            if not isinstance(m, str):  # a Metric, a metric class or one of metrics' functions
+                obj = m if isinstance(m, metrics.Metric) else metrics.get(m)
+                m = {"class_name": type(obj).__name__, "config": obj.get_config()}
+            metric_ids.append(m)
         return {
             "optimizer": optimizers.serialize(self.optimizer),
             "loss": losses.serialize(self.loss),
@@ -827,32 +831,39 @@ def load_model(path, compile: bool = True) -> Sequential:
     weights = _ordered(arrays, "weights/")
     model._check_weight_list(weights, path)
     compile_cfg = manifest.get("compile_config")
-    training = manifest.get("training_state")
-    state = None
     if compile and compile_cfg is not None:
-        model.compile(compile_cfg["optimizer"], compile_cfg["loss"], compile_cfg["metrics"])
-        if training is not None:
-            slots = []
-            for i, names in enumerate(training["optimizer_slots"]):
-                try:
-                    slots.append({name: arrays[f"optimizer/{i}/{name}"] for name in names})
-                except KeyError as exc:
-                    raise saving.CorruptFileError(
-                        f"{os.fspath(path)!r}: missing optimizer slot {exc}."
-                    ) from exc
-            state = {"iterations": training["optimizer_iterations"], "slots": slots}
+        try:
+            _restore_training(model, compile_cfg, manifest.get("training_state"), arrays)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise saving.CorruptFileError(
+                f"{os.fspath(path)!r}: invalid compile_config or training_state ({exc!r})."
+            ) from exc
     model.set_weights(weights)
-    if state is not None:
-        model.optimizer.set_state(state)
-        rng = training.get("rng") or {}
-        if rng.get("fit") is not None:
-            model._rng = np.random.default_rng()
-            model._rng.bit_generator.state = rng["fit"]
-        for i, layer in enumerate(model.layers):
-            if f"layer_{i}" in rng:
-                layer.rng.bit_generator.state = rng[f"layer_{i}"]
-        if training.get("history") is not None:
-            model.history = History()
-            model.history.history = training["history"]["history"]
-            model.history.epoch = training["history"]["epoch"]
     return model
+
+
+def _restore_training(model: Sequential, compile_cfg: dict, training: dict | None, arrays) -> None:
+    """Compile ``model`` as saved and restore optimizer slots, RNG states and history (any error: corrupt file)."""
+    model.compile(compile_cfg["optimizer"], compile_cfg["loss"], compile_cfg["metrics"])
+    if training is None:
+        return
+    slots = [
+        {name: arrays[f"optimizer/{i}/{name}"] for name in names}
+        for i, names in enumerate(training["optimizer_slots"])
+    ]
+    model.optimizer.set_state({"iterations": training["optimizer_iterations"], "slots": slots})
+    rng = training.get("rng") or {}
+    if rng.get("fit") is not None:
+        model._rng = np.random.default_rng()
+        model._rng.bit_generator.state = rng["fit"]
+    for i, layer in enumerate(model.layers):
+        if f"layer_{i}" in rng:
+            layer.rng.bit_generator.state = rng[f"layer_{i}"]
+    saved = training.get("history")
+    if saved is not None:
+        history, epochs = saved["history"], saved["epoch"]
+        if not isinstance(history, dict) or not isinstance(epochs, list):
+            raise TypeError(f"history must be a dict and a list of epochs, not {saved!r:.100}")
+        model.history = History()
+        model.history.history = history
+        model.history.epoch = epochs

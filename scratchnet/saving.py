@@ -143,6 +143,11 @@ def read_archive(path, fmt: str) -> tuple[dict, dict[str, np.ndarray]]:
             raise CorruptFileError(f"{path!r}: the manifest lists no arrays.")
         arrays = {}
         for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise CorruptFileError(
+                    f"{path!r}: expected each manifest array entry to be a dict with a name. "
+                    f"Received {entry!r:.100}."
+                )
             arrays[entry["name"]] = _read_entry(zf, path, entry)
     return manifest, arrays
 

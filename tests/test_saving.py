@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from scratchnet import layers, saving
+from scratchnet import layers, metrics, saving
 from scratchnet.models import Sequential, load_model
 from tests.helpers import strokes
 
@@ -249,3 +249,89 @@ def test_wrong_format_and_version(saved, tmp_path):
         load_model(tmp_path / "plain.txt")
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.snet")
+
+
+def _edit_manifest(edit):
+    def mutate(entries):
+        manifest = json.loads(entries["manifest.json"])
+        edit(manifest)
+        entries["manifest.json"] = json.dumps(manifest).encode()
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m["compile_config"].pop("optimizer"),
+        lambda m: m.__setitem__("compile_config", [1]),
+        lambda m: m["training_state"].pop("optimizer_slots"),
+        lambda m: m["training_state"]["optimizer_slots"][0].append("nope"),
+        lambda m: m["training_state"].__setitem__("optimizer_iterations", "a"),
+        lambda m: m["training_state"]["rng"].__setitem__("fit", {"bit_generator": "X"}),
+        lambda m: m["training_state"].__setitem__("history", {"x": 1}),
+    ],
+    ids=[
+        "no-optimizer",
+        "compile-list",
+        "no-slots",
+        "missing-slot",
+        "iterations",
+        "rng",
+        "history",
+    ],
+)
+def test_malformed_training_state_is_a_corrupt_file(saved, edit):
+    _, path = saved
+    _rewrite(path, _edit_manifest(edit))
+    with pytest.raises(saving.CorruptFileError, match="invalid compile_config or training_state"):
+        load_model(path)
+    load_model(path, compile=False)  # the architecture and weights are still readable
+
+
+@pytest.mark.parametrize("entry", ["x", {"shape": [1]}])
+def test_malformed_array_entry_is_a_corrupt_file(saved, entry):
+    _, path = saved
+    _rewrite(path, _edit_manifest(lambda m: m["arrays"].append(entry)))
+    with pytest.raises(saving.CorruptFileError, match="array entry to be a dict with a name"):
+        load_model(path)
+
+
+def test_uncompiled_model_without_input_shape_round_trips(tmp_path, data):
+    x, y = data
+    model = Sequential([layers.Flatten(), layers.Dense(4, activation="softmax")], seed=3)
+    with pytest.raises(ValueError, match="not built"):
+        model.save(tmp_path / "early.snet")  # no input_shape and no data yet
+    model.predict(x, verbose=0)  # builds from the data, as Keras does
+    model.save(tmp_path / "m.snet")
+    loaded = load_model(tmp_path / "m.snet")
+    assert not loaded.compiled and loaded.input_shape == (12, 12, 1)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(RuntimeError, match="compile"):
+        loaded.fit(x, y, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [None, "accuracy", metrics.sparse_categorical_accuracy, metrics.Precision,
+     metrics.F1Score(average="macro")],
+    ids=["none", "name", "function", "class", "instance"],
+)  # fmt: skip
+def test_compiled_metrics_round_trip(tmp_path, data, metric):
+    x, y = data
+    model = model_with_dropout()
+    if metric is metrics.Precision:
+        y = (y > 1).astype("int64")  # a binary task for the binary-averaged class default
+        model = Sequential([layers.Flatten(input_shape=(12, 12, 1)),
+                            layers.Dense(1, activation="sigmoid")], seed=0)  # fmt: skip
+        model.compile("adam", "binary_crossentropy", metrics=[metric])
+    else:
+        model.compile(
+            "adam", "sparse_categorical_crossentropy", metrics=[] if metric is None else [metric]
+        )
+    model.fit(x, y, epochs=1, verbose=0, seed=0)
+    model.save(tmp_path / "m.snet")
+    loaded = load_model(tmp_path / "m.snet")
+    expected = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert loaded.evaluate(x, y, verbose=0, return_dict=True) == expected
+    assert len(expected) == (1 if metric is None else 2)
