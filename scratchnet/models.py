@@ -319,15 +319,36 @@ class Sequential:
         return float(self.loss(y, out))
 
     def _backward(self, y, out, logits_loss) -> None:
-        """Backpropagate the batch loss through every layer; fills each ``layer.grads``."""
-        last = self.layers[-1]
+        r"""Backpropagate the batch loss through every layer; fills each ``layer.grads``.
+
+        With :math:`a_l = f_l(a_{l-1}; θ_l)` and :math:`d_l = \partial L/\partial a_l`:
+
+        .. math:: d_{l-1} = J_{f_l}(a_{l-1})^\top d_l, \qquad
+                  \partial L/\partial θ_l = J_{θ_l}^\top d_l
+
+        (each layer's ``backward(d_l)`` returns :math:`d_{l-1}` and fills its
+        ``grads``). The fused path starts one step earlier, at the last layer's
+        pre-activation: :math:`dz = (\mathrm{softmax}(z) - y)/N` (N, classes),
+        or :math:`(σ(z) - y)/(N·K)` for sigmoid + binary cross-entropy.
+
+        :math:`d_0 = \partial L/\partial x` is never used, so a first ``Conv2D``
+        is asked not to compute it (``input_grad=False`` skips its col2im; every
+        parameter gradient is the same bits).
+        """
+        first, last = self.layers[0], self.layers[-1]
+
+        def backward(layer, grad, **kwargs):
+            if layer is first and isinstance(layer, layers_module.Conv2D):
+                kwargs["input_grad"] = False
+            return layer.backward(grad, **kwargs)
+
         if logits_loss is not None:
             dz = logits_loss.gradient(y, last.preactivation)  # (N, classes): (softmax(z) - y) / N
-            grad = last.backward(dz, wrt_preactivation=True)
+            grad = backward(last, dz, wrt_preactivation=True)
         else:
-            grad = last.backward(self.loss.gradient(y, out))
+            grad = backward(last, self.loss.gradient(y, out))  # (N, *output_shape)
         for layer in reversed(self.layers[:-1]):
-            grad = layer.backward(grad)
+            grad = backward(layer, grad)
 
     def _grads(self) -> list[np.ndarray]:
         return [g for layer in self.layers for g in layer.grads]

@@ -450,3 +450,25 @@ def test_nan_gradient_under_terminate_on_nan_stops_quietly():
     assert model.stop_training and h.history == {} and model.optimizer.iterations == 0
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_first_conv_skips_its_input_gradient_with_the_same_parameter_bits(data):
+    """The model asks the first Conv2D for no dx; every parameter gradient is bit-identical."""
+    x, y, _, _ = data
+    model = small_cnn()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    _, grads = model.compute_gradients(x[:32], y[:32], training=True)
+    conv = model.layers[0]
+    assert conv.backward(np.ones((32, 10, 10, 8), np.float32), input_grad=False) is None
+    # Reference: the plain chain, every layer computing its dx.
+    out = model.predict(x[:32], batch_size=32, verbose=0)
+    last = model.layers[-1]
+    grad = last.backward(
+        model._logits_loss().gradient(y[:32], last.preactivation), wrt_preactivation=True
+    )
+    for layer in reversed(model.layers[:-1]):
+        grad = layer.backward(grad)
+    assert grad.shape == x[:32].shape and out.shape == (32, 4)
+    reference = [g for layer in model.layers for g in layer.grads]
+    for a, b in zip(grads, reference, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -179,7 +179,7 @@ def conv2d(x, kernel, bias, strides, padding):
     return y.reshape(x.shape[0], h_out, w_out, n_filters), cols
 
 
-def conv2d_backward(x_shape, cols, kernel, dy, strides, padding, use_bias=True):
+def conv2d_backward(x_shape, cols, kernel, dy, strides, padding, use_bias=True, input_grad=True):
     r"""Fast backward pass of ``conv2d``: two matrix products and a col2im.
 
     With :math:`dY` = ``dy`` reshaped to (N·H_out·W_out, F), the loop's sums become:
@@ -192,7 +192,8 @@ def conv2d_backward(x_shape, cols, kernel, dy, strides, padding, use_bias=True):
       ``dx_p[:, p::s_h, q::s_w, :] += dcols[..., p, q, :]`` over the kh·kw
       offsets (overlapping windows add up), then the padding is cropped.
 
-    Returns ``(dx, dkernel, dbias)``; ``dbias`` is None without bias.
+    Returns ``(dx, dkernel, dbias)``; ``dbias`` is None without bias, ``dx`` is
+    None with ``input_grad=False`` (a first layer's input needs no gradient).
     """
     n_batch, h, w, c = x_shape
     kh, kw, _, n_filters = kernel.shape
@@ -202,6 +203,8 @@ def conv2d_backward(x_shape, cols, kernel, dy, strides, padding, use_bias=True):
     dy_mat = dy.reshape(-1, n_filters)  # (N*H_out*W_out, F)
     dkernel = (cols.T @ dy_mat).reshape(kh, kw, c, n_filters)  # (kh, kw, C, F)
     dbias = dy_mat.sum(axis=0) if use_bias else None  # (F,)
+    if not input_grad:
+        return None, dkernel, dbias
     dcols = dy_mat @ kernel.reshape(kh * kw * c, n_filters).T  # (N*H_out*W_out, kh*kw*C)
     dcols = dcols.reshape(n_batch, h_out, w_out, kh, kw, c)
     dxp = np.zeros((n_batch, h + top + bottom, w + left + right, c), dtype=dy.dtype)
@@ -304,7 +307,8 @@ class Conv2D(Layer):
         self._cache = (x.shape, cols, z, y)
         return y
 
-    def backward(self, dy, wrt_preactivation=False):
+    def backward(self, dy, wrt_preactivation=False, input_grad=True):
+        """Fills ``grads``; returns dx (N, H, W, C), or None with ``input_grad=False`` (skips the col2im)."""
         x_shape, cols, z, y = self._cached()
         dy = self._upstream(dy, y.shape)
         if wrt_preactivation:
@@ -312,7 +316,7 @@ class Conv2D(Layer):
         else:
             dz = np.asarray(self.activation.backward(z, y, dy), dtype=self.dtype)
         dx, dkernel, dbias = conv2d_backward(
-            x_shape, cols, self.kernel, dz, self.strides, self.padding, self.use_bias
+            x_shape, cols, self.kernel, dz, self.strides, self.padding, self.use_bias, input_grad
         )
         self.grads = [dkernel] if dbias is None else [dkernel, dbias]
         return dx
