@@ -48,7 +48,11 @@ class TrainingDivergedError(FloatingPointError):
 
 
 class History(callbacks_module.Callback):
-    """What ``fit`` returns: ``history.history`` maps each log name to its per-epoch values."""
+    """What ``fit`` returns: ``history.history`` maps each log name to its per-epoch values.
+
+    ``history.epoch`` lists the (0-based) epochs recorded. A ``fit`` that resumes
+    at ``initial_epoch`` from a loaded model continues the saved record.
+    """
 
     def __init__(self):
         super().__init__()
@@ -354,7 +358,17 @@ class Sequential:
         return [g for layer in self.layers for g in layer.grads]
 
     def compute_gradients(self, x, y, training: bool = False) -> tuple[float, list[np.ndarray]]:
-        """The loss on ``(x, y)`` as one batch and its gradient w.r.t. every weight (aligned with ``get_weights()``)."""
+        r"""The loss on ``(x, y)`` as one batch and its gradient w.r.t. every weight.
+
+        .. math:: L = \frac{1}{N}\sum_{n=1}^{N} \ell(y_n, f(x_n; θ)), \qquad
+                  g_k = \partial L / \partial θ_k
+
+        computed by one forward and one backward pass (``_backward``: the chain
+        rule layer by layer, fused softmax/sigmoid + cross-entropy as in ``fit``).
+        ``x`` (N, *input_shape); returns ``(L, [g_0, g_1, ...])`` with ``g_k`` of
+        ``get_weights()[k]``'s shape, as copies; no weight changes. ``training``
+        switches dropout on (it then draws from the layers' generators).
+        """
         self._require_compiled()
         x, y = self._check_xy(x, y)
         logits_loss = self._logits_loss()
@@ -522,6 +536,13 @@ class Sequential:
     def _minibatch_epoch(
         self, x, y, batch_size, shuffle, epoch, epochs, verbose, cbs, terminate_on_nan
     ) -> dict:
+        r"""One epoch of mini-batch updates over a fresh permutation (the last batch may be smaller).
+
+        For batch b of :math:`n_b` samples: forward, :math:`L_b`, backward,
+        :math:`θ ← \mathrm{update}(θ, \nabla_θ L_b)`. The epoch's ``loss`` is
+        :math:`\sum_b n_b L_b / \sum_b n_b`, each :math:`L_b` taken before its
+        update (Keras' running mean); metrics accumulate over the same outputs.
+        """
         n = x.shape[0]
         order = self._rng.permutation(n) if shuffle else np.arange(n)
         steps = math.ceil(n / batch_size)
@@ -571,7 +592,18 @@ class Sequential:
         return {"loss": total / seen, **{m.name: float(m.result()) for m in metric_objs}}
 
     def _full_batch_epoch(self, x, y, batch_size, epoch, cbs, terminate_on_nan) -> dict:
-        r"""One step of batch gradient descent: :math:`g = \sum_c (n_c/N) \nabla L_c`, exact full-data gradient."""
+        r"""One step of batch gradient descent on the exact full-data gradient.
+
+        Chunk c holds :math:`n_c` samples (``batch_size``, the last one fewer);
+        :math:`L_c` is its mean loss. The full-data mean loss and its gradient are
+        the chunk means weighted by size:
+
+        .. math:: L = \frac{1}{N}\sum_n \ell_n = \sum_c \frac{n_c}{N} L_c, \qquad
+                  \nabla_θ L = \sum_c \frac{n_c}{N} \nabla_θ L_c
+
+        so memory is bounded by one chunk, and ``θ ← θ - η ∇_θ L`` is applied once,
+        after every chunk, as one optimizer step (one batch-end callback, batch 0).
+        """
         n = x.shape[0]
         logits_loss = self._logits_loss()
         metric_objs = self._metric_objects()
