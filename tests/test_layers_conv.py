@@ -254,3 +254,17 @@ def test_conv2d_errors():
     with pytest.raises(ValueError, match=r"argument kernel_size\. Expected a window no larger"):
         layer.forward(np.ones((1, 2, 5, 2)))
     assert Conv2D(1, 5, padding="same")(np.ones((1, 2, 2, 1))).shape == (1, 2, 2, 1)
+
+
+def test_backward_without_input_grad_gives_the_same_parameter_grads():
+    rng = np.random.default_rng(11)
+    layer = Conv2D(3, 3, strides=2, padding="same", activation="relu", dtype="float64")
+    x = rng.normal(size=(2, 7, 6, 2))
+    dy = rng.normal(size=layer(x).shape)
+    dx = layer.backward(dy)
+    full = [g.copy() for g in layer.grads]
+    layer(x)
+    assert layer.backward(dy, input_grad=False) is None
+    assert dx.shape == x.shape
+    for a, b in zip(full, layer.grads, strict=True):
+        np.testing.assert_array_equal(a, b)
