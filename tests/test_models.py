@@ -505,3 +505,35 @@ def test_epoch_loss_weights_the_last_partial_batch_by_its_size(data):
     assert fitted.optimizer.iterations == 3
     for a, b in zip(fitted.get_weights(), twin.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_shuffle_false_ignores_the_seed_and_shuffle_true_does_not(data):
+    x, y, _, _ = data
+
+    def weights(shuffle, seed):
+        model = small_cnn()
+        model.compile("sgd", "sparse_categorical_crossentropy")
+        model.fit(x[:96], y[:96], batch_size=16, epochs=1, verbose=0, shuffle=shuffle, seed=seed)
+        return model.get_weights()[0]
+
+    np.testing.assert_array_equal(weights(False, 1), weights(False, 2))
+    assert not np.array_equal(weights(True, 1), weights(True, 2))
+
+
+def test_compute_gradients_training_flag_switches_dropout(data):
+    x, y, _, _ = data
+    model = Sequential(
+        [
+            layers.Flatten(input_shape=(12, 12, 1)),
+            layers.Dropout(0.5, seed=0),
+            layers.Dense(4, activation="softmax"),
+        ],
+        seed=0,
+    )
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    loss_a, grads_a = model.compute_gradients(x[:32], y[:32])
+    loss_b, grads_b = model.compute_gradients(x[:32], y[:32])
+    assert loss_a == loss_b  # inference mode: no dropout, deterministic
+    np.testing.assert_array_equal(grads_a[0], grads_b[0])
+    loss_t, grads_t = model.compute_gradients(x[:32], y[:32], training=True)
+    assert loss_t != loss_a and not np.array_equal(grads_t[0], grads_a[0])
