@@ -7,7 +7,12 @@ r"""Layers: forward/backward pairs with hand-derived gradients, in Keras' layout
 * ``conv.py``: ``Conv2D``, with the loop reference convolution next to the
   im2col one, and the "valid"/"same" window arithmetic;
 * ``pooling.py``: ``MaxPooling2D``, ``AveragePooling2D``, loop references next
-  to the fast versions.
+  to the fast versions (``MaxPool2D``/``AvgPool2D`` are Keras' aliases);
+* ``input_layer.py``: ``Input`` and ``InputLayer``;
+* ``activation_layers.py``: ``Softmax``, ``ReLU``, ``ELU``, ``PReLU``;
+* ``normalization.py``: ``BatchNormalization``;
+* ``reshaping.py``: ``Reshape``, ``Rescaling``, ``GlobalAveragePooling2D``, ``GlobalMaxPooling2D``;
+* ``merge.py``: ``Add``, ``Concatenate`` (several inputs).
 
 Layer class names for ``serialize``/``deserialize`` live in one table, ``_LAYERS``.
 """
@@ -15,10 +20,24 @@ Layer class names for ``serialize``/``deserialize`` live in one table, ``_LAYERS
 from __future__ import annotations
 
 from scratchnet import _checks
+from scratchnet.layers.activation_layers import ELU, PReLU, ReLU, Softmax
 from scratchnet.layers.base import Layer
 from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.core import Activation, Dense, Dropout, Flatten, LeakyReLU
+from scratchnet.layers.input_layer import Input, InputLayer
+from scratchnet.layers.merge import Add, Concatenate
+from scratchnet.layers.normalization import BatchNormalization
 from scratchnet.layers.pooling import AveragePooling2D, MaxPooling2D
+from scratchnet.layers.reshaping import (
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    Rescaling,
+    Reshape,
+)
+
+# Keras' aliases: the same classes under a second name.
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
 
 # The one table of layer class names (Keras' names).
 _LAYERS: dict[str, type[Layer]] = {
@@ -30,6 +49,18 @@ _LAYERS: dict[str, type[Layer]] = {
     "Activation": Activation,
     "LeakyReLU": LeakyReLU,
     "Dropout": Dropout,
+    "InputLayer": InputLayer,
+    "Softmax": Softmax,
+    "ReLU": ReLU,
+    "ELU": ELU,
+    "PReLU": PReLU,
+    "BatchNormalization": BatchNormalization,
+    "GlobalAveragePooling2D": GlobalAveragePooling2D,
+    "GlobalMaxPooling2D": GlobalMaxPooling2D,
+    "Rescaling": Rescaling,
+    "Reshape": Reshape,
+    "Add": Add,
+    "Concatenate": Concatenate,
 }
 
 
@@ -59,15 +90,30 @@ def deserialize(config: dict) -> Layer:
 
 
 __all__ = [
+    "ELU",
     "Activation",
+    "Add",
     "AveragePooling2D",
+    "AvgPool2D",
+    "BatchNormalization",
+    "Concatenate",
     "Conv2D",
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
+    "Input",
+    "InputLayer",
     "Layer",
     "LeakyReLU",
+    "MaxPool2D",
     "MaxPooling2D",
+    "PReLU",
+    "ReLU",
+    "Rescaling",
+    "Reshape",
+    "Softmax",
     "deserialize",
     "serialize",
 ]

@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from scratchnet import _checks, config
+from scratchnet import _checks, config, graph
 
 # How many layers of each snake-case class name were created: "dense", "dense_1", ...
 _NAME_COUNTS: collections.Counter = collections.Counter()
@@ -123,10 +123,20 @@ class Layer:
     # -- the passes -----------------------------------------------------------
 
     def __call__(self, x, training=False) -> np.ndarray:
-        """Build from ``x.shape[1:]`` (default rng) on first use, then ``forward``."""
+        """Build from ``x.shape[1:]`` (default rng) on first use, then ``forward``.
+
+        On symbolic inputs (``layers.Input``, the functional API) nothing is
+        computed: the call is recorded and a new ``SymbolicTensor`` returned.
+        """
+        if graph.is_symbolic(x):
+            return graph.call_symbolic(self, x)
         if not self.built:
-            self.build(np.shape(x)[1:])
+            self.build(self._sample_shape(x))
         return self.forward(x, training=training)
+
+    def _sample_shape(self, x):
+        """The shape ``build`` needs from a batch ``x``: ``x.shape[1:]`` (a merge layer: one per input)."""
+        return np.shape(x)[1:]
 
     def forward(self, x, training=False) -> np.ndarray:
         r"""The output :math:`y = f(x; \theta)` for a batch ``x`` (N, ...); caches what ``backward`` needs.
@@ -200,6 +210,16 @@ class Layer:
         return dy
 
     # -- weights --------------------------------------------------------------
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The live arrays an optimizer may update: all of ``weights`` when ``trainable``, else none."""
+        return list(self.weights) if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The live arrays no optimizer touches (a frozen layer's, BatchNormalization's moving statistics)."""
+        return [] if self.trainable else list(self.weights)
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of ``weights`` (Keras order)."""
