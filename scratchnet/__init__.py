@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from scratchnet import (  # noqa: E402  (the version first: models.save records it)
     activations,
+    backend,
     callbacks,
     config,
     datasets,
@@ -23,11 +24,14 @@ from scratchnet import (  # noqa: E402  (the version first: models.save records 
     saving,
     utils,
 )
+from scratchnet.layers import Input  # noqa: E402
 from scratchnet.models import Sequential, load_model  # noqa: E402
 
 __all__ = [
+    "Input",
     "Sequential",
     "activations",
+    "backend",
     "callbacks",
     "config",
     "datasets",

@@ -5,6 +5,7 @@ The hooks, in the order ``fit`` calls them::
     on_train_begin(logs)
       on_epoch_begin(epoch, logs)
         on_train_batch_begin(batch, logs) / on_train_batch_end(batch, logs)   # per batch
+                                        # (by default these call on_batch_begin / on_batch_end, as Keras)
       on_epoch_end(epoch, logs)        # logs: {"loss": ..., "accuracy": ..., "val_loss": ...}
     on_train_end(logs)
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -49,10 +51,18 @@ class Callback:
         pass
 
     def on_train_batch_begin(self, batch, logs=None):
-        pass
+        """Called before each training batch; by default calls ``on_batch_begin`` (Keras' alias)."""
+        self.on_batch_begin(batch, logs=logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        pass
+        """Called after each training batch; by default calls ``on_batch_end`` (Keras' alias)."""
+        self.on_batch_end(batch, logs=logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras' older name for ``on_train_batch_begin``: override either one."""
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras' older name for ``on_train_batch_end``: override either one."""
 
 
 def _non_negative_int(name: str, value) -> int:
@@ -162,7 +172,12 @@ class ModelCheckpoint(Callback):
     r"""Save the model (or its weights) at the end of every epoch, or only when ``monitor`` improves.
 
     ``filepath`` may hold format fields filled from the epoch (1-based, as
-    Keras) and the logs: ``"ckpt-{epoch:02d}-{val_loss:.3f}.snet"``. Files are
+    Keras) and the logs: ``"ckpt-{epoch:02d}-{val_loss:.3f}.snet"``.
+    ``save_freq="epoch"`` (the default) saves after each epoch; an integer
+    ``save_freq=k`` saves after every k training batches instead, counted across
+    epochs as Keras does, and ``{batch}`` (1-based) may appear in ``filepath``.
+    With ``save_best_only`` at batch frequency the batch logs hold only
+    ``loss`` (and metrics), so monitoring ``val_loss`` warns and skips, as Keras. Files are
     written atomically (see ``scratchnet.saving``), and a model whose weights are
     not all finite is never written, so the last good checkpoint survives a
     diverging run.
@@ -176,8 +191,19 @@ class ModelCheckpoint(Callback):
         save_weights_only: bool = False,
         mode: str = "auto",
         verbose: int = 0,
+        save_freq="epoch",
     ):
         super().__init__()
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool)
+            or not isinstance(save_freq, (int, np.integer))
+            or save_freq < 1
+        ):
+            raise _checks.invalid("save_freq", '"epoch" or a positive integer (batches)', save_freq)
+        self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
+        self._batches_since_save = 0
+        self._last_batch = -1
+        self._epoch = 0
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.save_best_only = bool(save_best_only)
@@ -186,9 +212,34 @@ class ModelCheckpoint(Callback):
         self.verbose = verbose
         self.best = math.inf if self.mode == "min" else -math.inf
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        # Keras' count: a batch index that does not grow means a new epoch began.
+        self._batches_since_save += (
+            batch + 1 if batch <= self._last_batch else batch - self._last_batch
+        )
+        self._last_batch = batch
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._epoch, batch, dict(logs or {}))
+
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        if self.save_freq == "epoch":
+            self._save(epoch, None, dict(logs or {}))
+
+    def _save(self, epoch, batch, logs):
         if self.save_best_only:
+            if self.monitor not in logs and batch is not None:
+                warnings.warn(
+                    f"ModelCheckpoint: can save the best model only with {self.monitor} available; "
+                    f"batch {batch + 1} has {sorted(logs)}. Skipping.",
+                    stacklevel=2,
+                )
+                return
             if self.monitor not in logs:
                 raise ValueError(
                     f"Invalid value for argument monitor. Expected one of {sorted(logs)}. "
@@ -205,12 +256,15 @@ class ModelCheckpoint(Callback):
                     f"Epoch {epoch + 1}: weights are not finite; keeping the previous checkpoint."
                 )
             return
+        fields = {"epoch": epoch + 1, **logs}
+        if batch is not None:
+            fields.setdefault("batch", batch + 1)
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
+            path = self.filepath.format(**fields)
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(
                 "Invalid value for argument filepath. Expected format fields among "
-                f"{['epoch', *sorted(logs)]}. Received filepath={self.filepath!r} ({exc!r})."
+                f"{sorted(fields)}. Received filepath={self.filepath!r} ({exc!r})."
             ) from exc
         if self.save_weights_only:
             self.model.save_weights(path)

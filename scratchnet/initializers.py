@@ -307,6 +307,20 @@ _INITIALIZERS: dict[str, type[Initializer]] = {
     "variance_scaling": VarianceScaling,
 }
 
+# Keras' lower-case aliases (``keras.initializers.glorot_uniform`` is the class ``GlorotUniform``):
+# the same classes under a second name, so ``kernel_initializer=initializers.he_normal()`` works.
+glorot_uniform = GlorotUniform
+glorot_normal = GlorotNormal
+he_normal = HeNormal
+he_uniform = HeUniform
+lecun_normal = LecunNormal
+lecun_uniform = LecunUniform
+zeros = Zeros
+ones = Ones
+random_normal = RandomNormal
+random_uniform = RandomUniform
+variance_scaling = VarianceScaling
+
 
 def serialize(initializer: Initializer) -> dict:
     """``{"class_name": "GlorotUniform", "config": {...}}``, what ``get`` accepts back."""
@@ -319,9 +333,13 @@ def serialize(initializer: Initializer) -> dict:
 
 
 def get(identifier) -> Initializer:
-    """Resolve an initializer: a name of ``_INITIALIZERS``, an ``Initializer``, or ``serialize``'s dict."""
+    """Resolve an initializer: a name of ``_INITIALIZERS``, an ``Initializer`` (or its class), or ``serialize``'s dict."""
     if isinstance(identifier, Initializer):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return (
+            identifier()
+        )  # Keras accepts the class itself: kernel_initializer=initializers.he_normal
     if isinstance(identifier, str):
         key = identifier.lower()
         if key not in _INITIALIZERS:

@@ -245,3 +245,22 @@ class KFold:
             members = np.flatnonzero(labels == c)  # (n_c,)
             parts.append(rng.permutation(members) if rng is not None else members)
         return np.concatenate(parts)
+
+
+def normalize(x, axis=-1, order=2) -> np.ndarray:
+    r"""Keras' ``utils.normalize``: ``x`` divided by its ``order``-norm along ``axis``.
+
+    :math:`y = x / \|x\|_p` along ``axis`` (``np.linalg.norm``'s ``ord``: 2 =
+    Euclidean, 1 = sum of absolute values, ``np.inf`` = max); a zero norm is
+    replaced by 1, so all-zero slices stay zero, as in Keras. Returns a new
+    float array. (Keras' NumPy path re-inserts the norm's axis at ``axis or -1``,
+    which misplaces it for ``axis=0`` on non-square inputs; here the norm is
+    broadcast along the axis it was taken over.)
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "f":
+        x = x.astype(config.floatx())
+    axis = _checks.axis(axis, max(x.ndim, 1))
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis, keepdims=True))
+    norm[norm == 0] = 1
+    return x / norm
