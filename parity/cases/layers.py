@@ -27,23 +27,29 @@ def _random_weights(rng, shapes, dtype):
     return [rng.standard_normal(s).astype(dtype) for s in shapes]
 
 
-def _keras_run(keras_layer, x, dy, weights):
+def _keras_run(keras_layer, x, dy, weights, training=False):
     """Build ``keras_layer`` for ``x``, set ``weights``; (y, dL/dx, [dL/dw, ...]) by GradientTape."""
     if not keras_layer.built:
         keras_layer.build((None, *x.shape[1:]))
     if weights is not None:
         keras_layer.set_weights(weights)
     y, (dx,), dw = vjp(
-        lambda t: keras_layer(t, training=False), [x], dy, keras_layer.trainable_weights
+        lambda t: keras_layer(t, training=training), [x], dy, keras_layer.trainable_weights
     )
     return y, dx, dw
 
 
-def _compare_layer(scratch_layer, make_keras, x, rng, dtype, weighted=True) -> list[Comparison]:
+def _compare_layer(
+    scratch_layer, make_keras, x, rng, dtype, weighted=True, training=False, draw=None
+) -> list[Comparison]:
     """Give both sides the same weights and input; compare y, dL/dx and dL/dw.
 
     ``make_keras(dtype)`` builds a fresh Keras layer. In float32 runs a float64
     twin with the same (float32-valued) weights gives TF's own float32 error.
+    ``draw(rng, shapes, dtype)`` draws the weights (standard normal by default);
+    with ``training=True`` both layers run in training mode and every weight
+    afterwards (BatchNormalization's moving statistics) is compared too. Only
+    the trainable weights' gradients are compared (those Keras' tape sees).
     """
     keras_layer = make_keras(dtype)
     scratch_layer.build(x.shape[1:], rng)
@@ -51,18 +57,18 @@ def _compare_layer(scratch_layer, make_keras, x, rng, dtype, weighted=True) -> l
     weights = None
     if weighted:
         shapes = [w.shape for w in keras_layer.get_weights()]
-        weights = _random_weights(rng, shapes, dtype)
+        weights = (draw or _random_weights)(rng, shapes, dtype)
         scratch_layer.set_weights(weights)
-    y = scratch_layer.forward(x, training=False)
+    y = scratch_layer.forward(x, training=training)
     dy = rng.standard_normal(y.shape).astype(dtype)
     dx = scratch_layer.backward(dy)
-    y_tf, dx_tf, dw_tf = _keras_run(keras_layer, x, dy, weights)
+    y_tf, dx_tf, dw_tf = _keras_run(keras_layer, x, dy, weights, training)
     y64 = dx64 = None
     dw64 = [None] * len(dw_tf)
     if dtype == "float32":
         up = None if weights is None else [w.astype("float64") for w in weights]
         y64, dx64, dw64 = _keras_run(
-            make_keras("float64"), x.astype("float64"), dy.astype("float64"), up
+            make_keras("float64"), x.astype("float64"), dy.astype("float64"), up, training
         )
     out = [
         Comparison("output", y, y_tf, "value", expected64=y64),
@@ -78,8 +84,18 @@ def _compare_layer(scratch_layer, make_keras, x, rng, dtype, weighted=True) -> l
             )
         )
         names = [v.name for v in keras_layer.trainable_weights]
-        for name, g, g_tf, g64 in zip(names, scratch_layer.grads, dw_tf, dw64, strict=True):
+        trainable = {id(w) for w in scratch_layer.trainable_weights}
+        grads = [
+            g
+            for g, w in zip(scratch_layer.grads, scratch_layer.weights, strict=True)
+            if id(w) in trainable
+        ]
+        for name, g, g_tf, g64 in zip(names, grads, dw_tf, dw64, strict=True):
             out.append(Comparison(f"dL/d{name}", g, g_tf, "gradient", expected64=g64))
+        if training:
+            after = [np.asarray(v) for v in keras_layer.get_weights()]
+            for v, w, w_tf in zip(keras_layer.weights, scratch_layer.weights, after, strict=True):
+                out.append(Comparison(f"{v.name} after the step", w, w_tf, "value"))
     return out
 
 
@@ -309,4 +325,189 @@ OTHER_CASES = [
     ),
 ]
 
-CASES = CONV_CASES + POOL_CASES + OTHER_CASES
+# --- the layers Keras scripts need beyond the classic CNN (issue 10) -------------------------
+
+
+def _bn_weights(rng, shapes, dtype):
+    """gamma, beta, moving_mean ~ N(0, 1); moving_variance ~ U(0.5, 2) (a variance is positive)."""
+    ws = _random_weights(rng, shapes, dtype)
+    ws[-1] = rng.uniform(0.5, 2.0, shapes[-1]).astype(dtype)
+    return ws
+
+
+def _new_layer_case(
+    name,
+    make_scratch,
+    make_keras,
+    shape,
+    training=False,
+    draw=None,
+    weighted=True,
+    tolerances=None,
+    reason="",
+):
+    def run(dtype, rng):
+        from scratchnet import layers
+
+        _, keras = tf_keras()
+        x = (1.0 + 2.0 * rng.standard_normal((4, *shape))).astype(dtype)
+        return _compare_layer(
+            make_scratch(layers, dtype),
+            lambda dt: make_keras(keras, dt),
+            x,
+            rng,
+            dtype,
+            weighted=weighted,
+            training=training,
+            draw=draw,
+        )
+
+    return Case(
+        "layers",
+        name,
+        run,
+        needs=("layers",),
+        tolerances=tolerances or {},
+        reason=reason,
+        tf32_allowance=True,
+    )
+
+
+RESCALING_REASON = (
+    "Keras' Rescaling.call does backend.cast(self.scale, dtype): TF turns the Python float into "
+    "a float32 tensor first, so a float64 run multiplies by float32(1/127.5) (relative error "
+    "~1e-8). scratchnet uses the scale as written. The representable scale 1/128 is held to "
+    "1e-9 / 1e-12."
+)
+
+
+def _pair(spec, **kwargs):
+    """(scratch maker, keras maker) for ``layers.<cls>(**kwargs)`` on both sides."""
+    return (
+        lambda layers, dt: getattr(layers, spec)(**kwargs, dtype=dt),
+        lambda keras, dt: getattr(keras.layers, spec)(**kwargs, dtype=dt),
+    )
+
+
+KERAS_SCRIPT_CASES = [
+    _new_layer_case("Softmax() on (3, 5)", *_pair("Softmax"), (3, 5), weighted=False),
+    _new_layer_case("Softmax(axis=1) on (3, 5)", *_pair("Softmax", axis=1), (3, 5), weighted=False),
+    _new_layer_case("ReLU()", *_pair("ReLU"), (3, 4), weighted=False),
+    _new_layer_case(
+        "ReLU(max_value=2.5, negative_slope=0.25, threshold=0.5)",
+        *_pair("ReLU", max_value=2.5, negative_slope=0.25, threshold=0.5),
+        (3, 4),
+        weighted=False,
+    ),
+    _new_layer_case("ELU(alpha=0.5)", *_pair("ELU", alpha=0.5), (3, 4), weighted=False),
+    _new_layer_case("PReLU() on (3, 4, 2)", *_pair("PReLU"), (3, 4, 2)),
+    _new_layer_case(
+        "PReLU(shared_axes=[1, 2]) on (3, 4, 2)", *_pair("PReLU", shared_axes=[1, 2]), (3, 4, 2)
+    ),
+    _new_layer_case(
+        "BatchNormalization() inference on (5,)",
+        *_pair("BatchNormalization"),
+        (5,),
+        draw=_bn_weights,
+    ),
+    _new_layer_case(
+        "BatchNormalization() inference on (3, 4, 2)",
+        *_pair("BatchNormalization"),
+        (3, 4, 2),
+        draw=_bn_weights,
+    ),
+    _new_layer_case(
+        "BatchNormalization() training on (5,): batch statistics, moving averages",
+        *_pair("BatchNormalization"),
+        (5,),
+        training=True,
+        draw=_bn_weights,
+    ),
+    _new_layer_case(
+        "BatchNormalization(momentum=0.9, epsilon=1e-5) training on (3, 4, 2)",
+        *_pair("BatchNormalization", momentum=0.9, epsilon=1e-5),
+        (3, 4, 2),
+        training=True,
+        draw=_bn_weights,
+    ),
+    _new_layer_case(
+        "BatchNormalization(axis=1, center=False) training on (3, 4)",
+        *_pair("BatchNormalization", axis=1, center=False),
+        (3, 4),
+        training=True,
+        draw=_bn_weights,
+    ),
+    _new_layer_case(
+        "GlobalAveragePooling2D on (3, 4, 2)",
+        *_pair("GlobalAveragePooling2D"),
+        (3, 4, 2),
+        weighted=False,
+    ),
+    _new_layer_case(
+        "GlobalMaxPooling2D(keepdims=True) on (3, 4, 2)",
+        *_pair("GlobalMaxPooling2D", keepdims=True),
+        (3, 4, 2),
+        weighted=False,
+    ),
+    _new_layer_case(
+        "Reshape((-1, 2)) on (3, 4)",
+        *_pair("Reshape", target_shape=(-1, 2)),
+        (3, 4),
+        weighted=False,
+    ),
+    _new_layer_case(
+        "Rescaling(1/127.5, offset=-1)",
+        *_pair("Rescaling", scale=1 / 127.5, offset=-1.0),
+        (3, 4),
+        weighted=False,
+        tolerances=LEAKY_F64,
+        reason=RESCALING_REASON,
+    ),
+    _new_layer_case(
+        "Rescaling(1/128, offset=0.5)",
+        *_pair("Rescaling", scale=1 / 128, offset=0.5),
+        (3, 4),
+        weighted=False,
+    ),
+]
+
+
+def _merge_case(kind, shapes, **kwargs):
+    def run(dtype, rng):
+        from scratchnet import layers
+
+        tf, keras = tf_keras()
+        xs = [rng.standard_normal((BATCH, *s)).astype(dtype) for s in shapes]
+        layer = getattr(layers, kind)(**kwargs, dtype=dtype)
+        y = layer(xs)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        dxs = layer.backward(dy)
+
+        def keras_side(dt):
+            kl = getattr(keras.layers, kind)(**kwargs, dtype=dt)
+            return vjp(lambda *ts: kl(list(ts)), [x.astype(dt) for x in xs], dy.astype(dt))
+
+        y_tf, dxs_tf, _ = keras_side(dtype)
+        y64, dxs64 = (None, [None] * len(xs))
+        if dtype == "float32":
+            y64, dxs64, _ = keras_side("float64")
+        return [
+            Comparison("output", y, y_tf, "value", expected64=y64),
+            *[
+                Comparison(f"dL/dx{k}", dx, dx_tf, "gradient", expected64=d64)
+                for k, (dx, dx_tf, d64) in enumerate(zip(dxs, dxs_tf, dxs64, strict=True))
+            ],
+        ]
+
+    name = f"{kind}({', '.join(f'{k}={v}' for k, v in kwargs.items())}) on {shapes}"
+    return Case("layers", name, run, needs=("layers",), tf32_allowance=True)
+
+
+MERGE_CASES = [
+    _merge_case("Add", [(3, 4), (3, 4)]),
+    _merge_case("Add", [(5,), (5,), (5,)]),
+    _merge_case("Concatenate", [(3, 2), (3, 4)]),
+    _merge_case("Concatenate", [(2, 3), (4, 3), (1, 3)], axis=1),
+]
+
+CASES = CONV_CASES + POOL_CASES + OTHER_CASES + KERAS_SCRIPT_CASES + MERGE_CASES
