@@ -46,9 +46,12 @@ def _keras_model(*layers, shape=(8, 8, 3)):
 
 def test_an_unsupported_keras_layer_is_named_in_the_error(io):
     _, keras = tf_keras()
-    model = _keras_model(keras.layers.Conv2D(2, 3), keras.layers.BatchNormalization(name="bn"))
-    with pytest.raises(ValueError, match=r"Layer 'bn' is a Keras BatchNormalization\. scratchnet"):
+    model = _keras_model(keras.layers.Conv2D(2, 3), keras.layers.LayerNormalization(name="ln"))
+    with pytest.raises(ValueError, match=r"Layer 'ln' is a Keras LayerNormalization\. scratchnet"):
         io.from_keras(model)
+    bn = keras.layers.BatchNormalization(name="bn", gamma_regularizer="l2")
+    with pytest.raises(ValueError, match="Layer 'bn' sets gamma_regularizer"):
+        io.from_keras(_keras_model(bn))
 
 
 @pytest.mark.parametrize(

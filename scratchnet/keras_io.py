@@ -16,7 +16,7 @@ TensorFlow and Keras are imported inside the two functions only:
 
 The layer table ``_CONVERTERS`` below is the whole mapping. What it refuses,
 with a ``ValueError`` that names the layer: Keras layers scratchnet does not
-have (``BatchNormalization``, ``Conv1D``, ...); settings scratchnet does not
+have (``Conv1D``, ``LSTM``, ...); settings scratchnet does not
 implement (``dilation_rate`` ≠ 1, ``groups`` ≠ 1, ``data_format="channels_first"``,
 regularizers, constraints, mixed-precision dtype policies); activations and
 initializers missing from scratchnet's name tables. Nothing is dropped silently.
@@ -58,6 +58,27 @@ _CONVERTERS: dict[str, tuple[str, ...]] = {
     "Dropout": ("rate", "noise_shape", "seed"),
     "Activation": ("activation",),
     "LeakyReLU": ("negative_slope",),
+    "Softmax": ("axis",),
+    "ReLU": ("max_value", "negative_slope", "threshold"),
+    "ELU": ("alpha",),
+    "PReLU": ("alpha_initializer", "shared_axes"),
+    "BatchNormalization": (
+        "axis",
+        "momentum",
+        "epsilon",
+        "center",
+        "scale",
+        "beta_initializer",
+        "gamma_initializer",
+        "moving_mean_initializer",
+        "moving_variance_initializer",
+    ),
+    "GlobalAveragePooling2D": ("keepdims",),
+    "GlobalMaxPooling2D": ("keepdims",),
+    "Rescaling": ("scale", "offset"),
+    "Reshape": ("target_shape",),
+    "Add": (),
+    "Concatenate": ("axis",),
 }
 
 # Keras settings scratchnet does not implement: (argument, the value that is fine).
@@ -71,6 +92,14 @@ _KERAS_MUST_BE = {
     "kernel_constraint": None,
     "bias_constraint": None,
     "lora_rank": None,
+    "beta_regularizer": None,
+    "gamma_regularizer": None,
+    "beta_constraint": None,
+    "gamma_constraint": None,
+    "alpha_regularizer": None,
+    "alpha_constraint": None,
+    "synchronized": False,
+    "renorm": False,
 }
 
 

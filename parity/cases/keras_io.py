@@ -73,11 +73,38 @@ EVERY_LAYER_KERAS: list[tuple[str, dict]] = [
     ("Dense", dict(units=3, activation="softmax")),
 ]
 
+# The layers of issue 10 (Keras scripts beyond the classic CNN), one of each, with arguments.
+SCRIPT_LAYERS_INPUT = (8, 8, 3)
+SCRIPT_LAYERS: list[tuple[str, dict]] = [
+    ("Rescaling", dict(scale=1 / 128, offset=0.5)),
+    ("Conv2D", dict(filters=4, kernel_size=3, padding="same")),
+    ("BatchNormalization", dict(momentum=0.9, epsilon=1e-4, center=False)),
+    ("PReLU", dict(alpha_initializer="ones", shared_axes=[1, 2])),
+    ("ELU", dict(alpha=0.5)),
+    ("ReLU", dict(max_value=6.0, negative_slope=0.125, threshold=0.25)),
+    ("GlobalAveragePooling2D", dict(keepdims=True)),
+    ("Reshape", dict(target_shape=(2, 2))),
+    ("Softmax", dict(axis=1)),
+    ("Flatten", {}),
+    ("BatchNormalization", {}),
+    ("Dense", dict(units=3, activation="softmax")),
+]
+
 SPECS = {
     "classic": ((28, 28, 1), ARCHITECTURES["classic"], ARCHITECTURES["classic"]),
     "deeper": ((28, 28, 1), ARCHITECTURES["deeper"], ARCHITECTURES["deeper"]),
     "every_layer": (EVERY_LAYER_INPUT, EVERY_LAYER, EVERY_LAYER_KERAS),
+    "script_layers": (SCRIPT_LAYERS_INPUT, SCRIPT_LAYERS, SCRIPT_LAYERS),
 }
+
+
+def _positive_variances(layers, rng) -> None:
+    """Moving variances drawn in [0.5, 1.5]: the generic N(0, 0.1) draw could make one negative."""
+    for layer in layers:
+        if type(layer).__name__ == "BatchNormalization":
+            weights = layer.get_weights()
+            weights[-1] = rng.uniform(0.5, 1.5, weights[-1].shape).astype(weights[-1].dtype)
+            layer.set_weights(weights)
 
 
 def scratch_model(arch: str, dtype: str, rng: np.random.Generator):
@@ -98,6 +125,7 @@ def scratch_model(arch: str, dtype: str, rng: np.random.Generator):
             for w in model.get_weights()
         ]
     )
+    _positive_variances(model.layers, rng)
     return model
 
 
@@ -118,6 +146,7 @@ def keras_model(arch: str, dtype: str, rng: np.random.Generator):
             for w in model.get_weights()
         ]
     )
+    _positive_variances(model.layers, rng)
     return model
 
 
