@@ -65,6 +65,24 @@ class Callback:
         """Keras' older name for ``on_train_batch_end``: override either one."""
 
 
+class History(Callback):
+    """What ``fit`` returns: ``history.history`` maps each log name to its per-epoch values.
+
+    ``history.epoch`` lists the (0-based) epochs recorded. A ``fit`` that resumes
+    at ``initial_epoch`` from a loaded model continues the saved record.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
 def _non_negative_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise _checks.invalid(name, "an integer >= 0", value)

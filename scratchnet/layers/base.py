@@ -69,7 +69,23 @@ class Layer:
         weights: the LIVE parameter arrays in Keras order (``[kernel, bias]``).
         grads: :math:`\partial L/\partial w` for each of ``weights``, same order
             and shapes, filled by ``backward``.
+
+    What a model may ask of a layer, declared here (subclasses that can, say so):
+        activation: the ``ActivationFunction`` :math:`\varphi` of a layer whose output
+            is :math:`\varphi(z)` of a pre-activation it keeps in ``preactivation``;
+            its ``backward(dz, wrt_preactivation=True)`` then takes
+            :math:`\partial L/\partial z` directly (the fused softmax + cross-entropy).
+            None for the others.
+        skips_input_grad: True when ``backward(dy, input_grad=False)`` fills
+            ``grads`` without computing :math:`dx` (and returns None); a model asks
+            its first layer to, since nothing needs the gradient of the data.
+        rng: the generator of a layer that draws in ``forward`` (``Dropout``), else
+            None; ``seed_noise`` gives it one, and model files save its state.
     """
+
+    activation = None
+    skips_input_grad = False
+    rng: np.random.Generator | None = None
 
     def __init__(self, *, input_shape=None, name=None, dtype=None, trainable=True):
         if name is None:
@@ -92,6 +108,13 @@ class Layer:
         self._set_input_shape(input_shape)
         self._rng(rng)  # checked even where nothing is drawn
         self.built = True
+
+    def seed_noise(self, seed_seq: np.random.SeedSequence) -> None:
+        """A layer that draws in ``forward`` and was given no seed takes its generator from ``seed_seq``.
+
+        A model passes each layer its own stream, spawned from the model seed
+        apart from the stream that initialises the weights. Nothing to do here.
+        """
 
     def _set_input_shape(self, input_shape) -> tuple[int, ...]:
         """Check ``input_shape`` (against the declared or built one, and by the layer's rules); record it."""
@@ -193,7 +216,7 @@ class Layer:
     def _cached(self):
         """What the latest ``forward`` cached for ``backward``."""
         if self._cache is None:
-            raise ValueError(
+            raise RuntimeError(
                 f"Layer {self.name!r}: backward() needs the cache of a forward() call; call forward first."
             )
         return self._cache

@@ -307,6 +307,8 @@ class Conv2D(Layer):
         self._cache = (x.shape, cols, z, y)
         return y
 
+    skips_input_grad = True
+
     def backward(self, dy, wrt_preactivation=False, input_grad=True):
         """Fills ``grads``; returns dx (N, H, W, C), or None with ``input_grad=False`` (skips the col2im)."""
         x_shape, cols, z, y = self._cached()

@@ -107,7 +107,10 @@ class Dense(Layer):
         self._cache = (x, z, y)
         return y
 
-    def backward(self, dy, wrt_preactivation=False):
+    skips_input_grad = True
+
+    def backward(self, dy, wrt_preactivation=False, input_grad=True):
+        """Fills ``grads``; returns dx (N, in), or None with ``input_grad=False`` (skips ``dz W^T``)."""
         x, z, y = self._cached()
         dy = self._upstream(dy, y.shape)
         if wrt_preactivation:
@@ -117,7 +120,7 @@ class Dense(Layer):
         self.grads = [x.T @ dz]  # (in, units)
         if self.use_bias:
             self.grads.append(dz.sum(axis=0))  # (units,)
-        return dz @ self.kernel.T  # (N, in)
+        return dz @ self.kernel.T if input_grad else None  # (N, in)
 
     def get_config(self):
         return {
@@ -259,6 +262,11 @@ class Dropout(Layer):
         self.seed = None if seed is None else int(seed)
         self.rng = np.random.default_rng(self.seed)
         super().__init__(input_shape=input_shape, name=name, dtype=dtype, trainable=trainable)
+
+    def seed_noise(self, seed_seq):
+        """Without a seed of its own, the masks come from ``seed_seq`` (the model's stream for this layer)."""
+        if self.seed is None:
+            self.rng = np.random.default_rng(seed_seq)
 
     def _mask_shape(self, shape):
         if self.noise_shape is None:
