@@ -44,12 +44,19 @@ class SymbolicTensor:
 
 
 class Node:
-    """One call of a layer in a graph: ``layer`` applied to ``inputs`` gave ``output``."""
+    """One call of a layer in a graph: ``layer`` applied to ``inputs`` gave ``output``.
 
-    def __init__(self, layer, inputs: list[SymbolicTensor], output: SymbolicTensor):
+    ``list_call``: the layer was called on a list (a merge layer), so its
+    ``forward`` takes a list and its ``backward`` returns one.
+    """
+
+    def __init__(
+        self, layer, inputs: list[SymbolicTensor], output: SymbolicTensor, list_call=False
+    ):
         self.layer = layer
         self.inputs = list(inputs)
         self.output = output
+        self.list_call = bool(list_call)
         output.node = self
 
     def __repr__(self) -> str:
@@ -80,41 +87,37 @@ def call_symbolic(layer, x) -> SymbolicTensor:
             f"for layer {layer.name!r} (declared or built before). Received shape {shape}."
         )
     output = SymbolicTensor((None, *out_shape), layer.dtype)
-    Node(layer, inputs, output)
+    Node(layer, inputs, output, list_call=not isinstance(x, SymbolicTensor))
     return output
 
 
 def topological_nodes(inputs: list[SymbolicTensor], outputs: list[SymbolicTensor]) -> list[Node]:
-    """The nodes between ``inputs`` and ``outputs``, each after every node that feeds it.
+    """The nodes from ``inputs`` to ``outputs``, each after every node that feeds it; the inputs' first.
 
-    Raises ``ValueError`` when an output cannot be reached from the inputs
-    (a symbolic tensor from another ``Input`` that was not passed in).
+    ``inputs`` must be ``Input`` tensors. Raises ``ValueError`` when an output
+    depends on an ``Input`` that is not among ``inputs``.
     """
     input_ids = {id(t) for t in inputs}
-    nodes: dict[int, Node] = {}
+    nodes: dict[int, Node] = {id(t.node): t.node for t in inputs}
     stack = list(outputs)
     while stack:  # every node reachable backwards from the outputs
         t = stack.pop()
-        node = t.node
-        if node is None or id(node) in nodes:
+        if id(t.node) in nodes:
             continue
-        nodes[id(node)] = node
-        if id(t) in input_ids:
-            continue
-        if not node.inputs:
+        if not t.node.inputs and id(t) not in input_ids:
             raise ValueError(
                 f"Invalid value for argument outputs. The graph reaches the input {t!r}, which is "
                 "not among the model's inputs: pass every Input the outputs depend on."
             )
-        stack.extend(node.inputs)
+        nodes[id(t.node)] = t.node
+        stack.extend(t.node.inputs)
     # Kahn's algorithm: a node is ready once every node producing one of its inputs is placed.
-    waiting = {key: sum(id(t) not in input_ids for t in n.inputs) for key, n in nodes.items()}
+    waiting = {key: len(node.inputs) for key, node in nodes.items()}
     consumers: dict[int, list[Node]] = {}
     for node in nodes.values():
         for t in node.inputs:
-            if id(t) not in input_ids:
-                consumers.setdefault(id(t.node), []).append(node)
-    ready = [n for key, n in nodes.items() if waiting[key] == 0]
+            consumers.setdefault(id(t.node), []).append(node)
+    ready = list(dict.fromkeys(t.node for t in inputs))
     order: list[Node] = []
     while ready:
         node = ready.pop(0)

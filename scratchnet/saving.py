@@ -206,7 +206,7 @@ def _model_classes() -> dict[str, type]:
     """The one table of model class names a model file may name (imported here: ``models`` imports this module)."""
     from scratchnet import models
 
-    return {"Sequential": models.Sequential}
+    return {"Sequential": models.Sequential, "Model": models.Model}
 
 
 def _version() -> str:

@@ -539,6 +539,18 @@ def test_layer_table_is_complete():
             layers.Activation,
             layers.LeakyReLU,
             layers.Dropout,
+            layers.InputLayer,
+            layers.Softmax,
+            layers.ReLU,
+            layers.ELU,
+            layers.PReLU,
+            layers.BatchNormalization,
+            layers.GlobalAveragePooling2D,
+            layers.GlobalMaxPooling2D,
+            layers.Rescaling,
+            layers.Reshape,
+            layers.Add,
+            layers.Concatenate,
         )
     }
 

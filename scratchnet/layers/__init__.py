@@ -64,10 +64,17 @@ _LAYERS: dict[str, type[Layer]] = {
 }
 
 
+def _models() -> dict[str, type]:
+    """The model classes, which are layers too (a model nested in another); ``models`` imports this package."""
+    from scratchnet import models
+
+    return {"Sequential": models.Sequential, "Model": models.Model}
+
+
 def serialize(layer: Layer) -> dict:
     """``{"class_name": "Dense", "config": layer.get_config()}``; ``deserialize`` reads it back."""
     class_name = type(layer).__name__
-    if _LAYERS.get(class_name) is not type(layer):
+    if {**_LAYERS, **_models()}.get(class_name) is not type(layer):
         raise TypeError(
             f"Invalid type for argument layer. Expected an instance of one of {sorted(_LAYERS)}. "
             f"Received layer={layer!r}."
@@ -83,7 +90,7 @@ def deserialize(config: dict) -> Layer:
         or not isinstance(config["config"], dict)
     ):
         raise _checks.invalid("config", 'a dict {"class_name": ..., "config": {...}}', config)
-    cls = _LAYERS.get(config["class_name"])
+    cls = {**_LAYERS, **_models()}.get(config["class_name"])
     if cls is None:
         raise _checks.invalid("class_name", f"one of {sorted(_LAYERS)}", config["class_name"])
     return cls.from_config(config["config"])
