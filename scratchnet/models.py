@@ -170,10 +170,10 @@ class Model:
         weight_rng = np.random.default_rng(seed_seq)  # weights
         nodes = [node for node in self._nodes if node.inputs]
         for node, noise_seq in zip(nodes, seed_seq.spawn(len(nodes)), strict=True):
-            node.layer.seed_noise(noise_seq)  # dropout masks: a stream apart from the weights'
             if not node.layer.built:
                 shapes = [t.shape[1:] for t in node.inputs]
                 node.layer.build(shapes if node.list_call else shapes[0], weight_rng)
+            node.layer.seed_noise(noise_seq)  # dropout masks: a stream apart from the weights'
         self.built = True
 
     def _ensure_built(self, sample_shape=None) -> None:
@@ -314,7 +314,7 @@ class Model:
             out = ""
             for i, (cell, width) in enumerate(zip(cells, widths, strict=True)):
                 cell = cell if len(cell) < width else cell[: width - 2] + "…"
-                out += cell.rjust(width - 1) + " " if i == 2 else cell.ljust(width)
+                out += cell.rjust(width - 3) + "   " if i == 2 else cell.ljust(width)
             return out.rstrip()
 
         total = self.count_params()
