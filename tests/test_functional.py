@@ -135,7 +135,7 @@ def test_functional_model_save_load_and_summary(tmp_path):
     printed = []
     assert model.summary(print_fn=printed.append) is None
     assert "Connected to" in printed[0] and "Total params: 113" in printed[0]
-    assert re.search(r"add \(Add\)\s+\(None, 5\)\s+0\s+dense(_\d+)?, dense_\d+", printed[0])
+    assert re.search(r"add(_\d+)? \(Add\)\s+\(None, 5\)\s+0\s+dense(_\d+)?, dense_\d+", printed[0])
 
 
 def test_a_trained_model_is_a_layer_of_another_sequential():
