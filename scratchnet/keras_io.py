@@ -1,4 +1,4 @@
-r"""Convert between a scratchnet ``Sequential`` and a ``keras.Sequential``: architecture and weights.
+r"""Convert between scratchnet and Keras models (Sequential, functional, nested): architecture and weights.
 
 ::
 
@@ -180,22 +180,59 @@ def _initializer_from_keras(init, layer_name: str) -> dict:
 # --- the two directions ---------------------------------------------------------------------
 
 
-def to_keras(model):
-    r"""A ``keras.Sequential`` with ``model``'s layers (same names, arguments, dtypes) and weights.
+def _layer_to_keras(layer, keras):
+    """One scratchnet layer -> a new Keras layer with the same arguments (weights come later); a
+    nested model -> its Keras model (``to_keras``, weights included)."""
+    from scratchnet import layers as sn_layers
+    from scratchnet.models import Model
 
-    ``model`` must be built (its input shape known). The Keras model starts
-    with ``keras.Input(shape=model's input shape)`` and each layer receives the
+    if isinstance(layer, Model):
+        return to_keras(layer)
+    class_name = type(layer).__name__
+    if class_name not in _CONVERTERS or getattr(sn_layers, class_name) is not type(layer):
+        raise TypeError(
+            f"Invalid value for argument model. Layer {layer.name!r} is a {class_name}, "
+            f"which has no Keras conversion (supported: {', '.join(sorted(_CONVERTERS))})."
+        )
+    config = layer.get_config()
+    kwargs = {"name": layer.name, "dtype": layer.dtype.name, "trainable": layer.trainable}
+    for key in _CONVERTERS[class_name]:
+        value = config[key]
+        if key == "activation":
+            value = _activation_to_keras(layer.activation, keras)
+        elif key.endswith("_initializer"):
+            value = _initializer_to_keras(value, keras)
+        kwargs[key] = value
+    return getattr(keras.layers, class_name)(**kwargs)
+
+
+def _copy_weights_to_keras(pairs) -> None:
+    from scratchnet.models import Model
+
+    for layer, keras_layer in pairs:
+        if layer.weights and not isinstance(layer, Model):  # a nested model arrived with its own
+            keras_layer.set_weights(layer.get_weights())
+
+
+def to_keras(model):
+    r"""A Keras model with ``model``'s layers (same names, arguments, dtypes) and weights.
+
+    A ``Sequential`` becomes a ``keras.Sequential`` that starts with
+    ``keras.Input(shape=model's input shape)``; a functional ``Model`` becomes a
+    ``keras.Model`` with the same graph (each layer called on the Keras tensors of
+    the layers feeding it); a model used as a layer becomes a nested Keras model.
+    ``model`` must be built (its input shape known). Each layer receives the
     scratchnet layer's weights with ``set_weights`` (bit for bit, no
-    transposes). Raises ``TypeError`` for anything but a scratchnet Sequential.
+    transposes). Raises ``TypeError`` for anything but a scratchnet model.
     """
     import keras
 
-    from scratchnet import layers as sn_layers
-    from scratchnet.models import Sequential
+    from scratchnet.layers import InputLayer
+    from scratchnet.models import Model, Sequential
 
-    if not isinstance(model, Sequential):
+    if not isinstance(model, Model):
         raise TypeError(
-            "Invalid type for argument model. Expected a scratchnet.models.Sequential. "
+            "Invalid type for argument model. Expected a scratchnet.models.Sequential or Model. "
             f"Received model={model!r}."
         )
     if not model.built:
@@ -203,31 +240,33 @@ def to_keras(model):
             "Invalid value for argument model. Expected a built model (call model.build(input_shape) "
             "or run it once). Received an unbuilt model."
         )
-    keras_layers = []
-    for layer in model.layers:
-        class_name = type(layer).__name__
-        if class_name not in _CONVERTERS or getattr(sn_layers, class_name) is not type(layer):
-            raise TypeError(
-                f"Invalid value for argument model. Layer {layer.name!r} is a {class_name}, "
-                f"which has no Keras conversion (supported: {', '.join(sorted(_CONVERTERS))})."
+    if isinstance(model, Sequential):
+        keras_layers = [_layer_to_keras(layer, keras) for layer in model.layers]
+        keras_model = keras.Sequential(
+            [keras.Input(shape=model.input_shape, dtype=model.dtype.name), *keras_layers],
+            name=model.name,
+        )
+        _copy_weights_to_keras(zip(model.layers, keras_layers, strict=True))
+        return keras_model
+    tensors, pairs = {}, []
+    for node in model._nodes:
+        if isinstance(node.layer, InputLayer):
+            tensors[id(node.output)] = keras.Input(
+                shape=node.layer.shape, dtype=node.layer.dtype.name, name=node.layer.name
             )
-        config = layer.get_config()
-        kwargs = {"name": layer.name, "dtype": layer.dtype.name, "trainable": layer.trainable}
-        for key in _CONVERTERS[class_name]:
-            value = config[key]
-            if key == "activation":
-                value = _activation_to_keras(layer.activation, keras)
-            elif key.endswith("_initializer"):
-                value = _initializer_to_keras(value, keras)
-            kwargs[key] = value
-        keras_layers.append(getattr(keras.layers, class_name)(**kwargs))
-    keras_model = keras.Sequential(
-        [keras.Input(shape=model.input_shape, dtype=model.layers[0].dtype.name), *keras_layers],
+            continue
+        keras_layer = _layer_to_keras(node.layer, keras)
+        args = [tensors[id(t)] for t in node.inputs]
+        tensors[id(node.output)] = keras_layer(args if node.list_call else args[0])
+        pairs.append((node.layer, keras_layer))
+    ins = [tensors[id(t)] for t in model._inputs]
+    outs = [tensors[id(t)] for t in model._outputs]
+    keras_model = keras.Model(
+        ins if model._multi_input else ins[0],
+        outs if model._multi_output else outs[0],
         name=model.name,
     )
-    for layer, keras_layer in zip(model.layers, keras_layers, strict=True):
-        if layer.weights:
-            keras_layer.set_weights(layer.get_weights())
+    _copy_weights_to_keras(pairs)
     return keras_model
 
 
@@ -262,41 +301,91 @@ def _keras_layer_config(layer) -> dict:
     return config
 
 
-def from_keras(keras_model):
-    r"""A built scratchnet ``Sequential`` with ``keras_model``'s layers and weights.
+def _layer_from_keras(keras_layer, keras):
+    """One Keras layer -> a new scratchnet layer (no weights yet); a nested Keras model -> ``from_keras``."""
+    from scratchnet import layers as sn_layers
 
-    ``keras_model`` must be a built ``keras.Sequential`` (it knows its input
-    shape). Each layer is mapped by ``_CONVERTERS``; the weights are copied bit
-    for bit (``get_weights`` → ``set_weights``), in the layer's dtype.
+    if isinstance(keras_layer, keras.Model):
+        return from_keras(keras_layer)
+    config = _keras_layer_config(keras_layer)
+    return getattr(sn_layers, type(keras_layer).__name__)(**config)
+
+
+def _copy_weights_from_keras(pairs) -> None:
+    from scratchnet.models import Model
+
+    for layer, keras_layer in pairs:
+        weights = [np.asarray(w) for w in keras_layer.get_weights()]
+        if weights and not isinstance(layer, Model):  # a nested model arrived with its own
+            layer.set_weights(weights)
+
+
+def from_keras(keras_model):
+    r"""A built scratchnet model with ``keras_model``'s layers and weights.
+
+    A built ``keras.Sequential`` becomes a ``Sequential``; a functional
+    ``keras.Model`` becomes a ``Model`` with the same graph (each layer called
+    once; Keras' shared layers are refused); a nested Keras model becomes a nested
+    scratchnet model. Each layer is mapped by ``_CONVERTERS``; the weights are
+    copied bit for bit (``get_weights`` → ``set_weights``), in the layer's dtype.
     Unsupported layers and settings raise a ``ValueError`` naming the layer.
     """
     import keras
 
-    from scratchnet import layers as sn_layers
-    from scratchnet.models import Sequential
+    from scratchnet.layers import Input
+    from scratchnet.models import Model, Sequential
 
-    if not isinstance(keras_model, keras.Sequential):
+    if not isinstance(keras_model, keras.Model):
         raise TypeError(
-            "Invalid type for argument keras_model. Expected a keras.Sequential. "
-            f"Received keras_model={keras_model!r}."
+            "Invalid type for argument keras_model. Expected a keras.Sequential or a functional "
+            f"keras.Model. Received keras_model={keras_model!r}."
         )
     if not keras_model.built or not keras_model.layers:
         raise ValueError(
             "Invalid value for argument keras_model. Expected a built keras.Sequential with "
             "at least one layer (start it with keras.Input(shape=...)). Received an unbuilt model."
         )
-    input_shape = tuple(keras_model.input_shape[1:])
-    if any(d is None for d in input_shape):
-        raise _unsupported(f"The input shape {input_shape} has an unknown dimension.")
-    configs = [_keras_layer_config(layer) for layer in keras_model.layers]
-    layers = [
-        getattr(sn_layers, type(keras_layer).__name__)(**config)
-        for keras_layer, config in zip(keras_model.layers, configs, strict=True)
-    ]
-    model = Sequential(layers, name=keras_model.name)
-    model.build(input_shape)
-    for layer, keras_layer in zip(model.layers, keras_model.layers, strict=True):
-        weights = [np.asarray(w) for w in keras_layer.get_weights()]
-        if weights:
-            layer.set_weights(weights)
+    if isinstance(keras_model, keras.Sequential):
+        input_shape = tuple(keras_model.input_shape[1:])
+        if any(d is None for d in input_shape):
+            raise _unsupported(f"The input shape {input_shape} has an unknown dimension.")
+        layers = [_layer_from_keras(layer, keras) for layer in keras_model.layers]
+        model = Sequential(layers, name=keras_model.name)
+        model.build(input_shape)
+        _copy_weights_from_keras(zip(model.layers, keras_model.layers, strict=True))
+        return model
+    if type(keras_model).__name__ != "Functional":
+        raise _unsupported(
+            f"Model {keras_model.name!r} is a subclassed keras.Model ({type(keras_model).__name__})."
+        )
+    names = {layer.name for layer in keras_model.layers}
+    tensors, pairs = {}, []
+    for keras_layer in keras_model.layers:
+        nodes = [
+            n
+            for n in keras_layer._inbound_nodes
+            if all(t._keras_history.operation.name in names for t in n.input_tensors)
+        ]
+        if len(nodes) != 1:
+            raise _unsupported(f"Layer {keras_layer.name!r} is called {len(nodes)} times (shared).")
+        node = nodes[0]
+        if type(keras_layer).__name__ == "InputLayer":
+            shape = tuple(keras_layer.batch_shape[1:])
+            if any(d is None for d in shape):
+                raise _unsupported(f"The input shape {shape} has an unknown dimension.")
+            tensors[keras_layer.name] = Input(
+                shape=shape, dtype=keras_layer.dtype, name=keras_layer.name
+            )
+            continue
+        layer = _layer_from_keras(keras_layer, keras)
+        args = [tensors[t._keras_history.operation.name] for t in node.input_tensors]
+        list_call = isinstance(node.arguments.args[0], (list, tuple))
+        tensors[keras_layer.name] = layer(args if list_call else args[0])
+        pairs.append((layer, keras_layer))
+    ins = [tensors[t._keras_history.operation.name] for t in keras_model.inputs]
+    outs = [tensors[t._keras_history.operation.name] for t in keras_model.outputs]
+    model = Model(
+        ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0], name=keras_model.name
+    )
+    _copy_weights_from_keras(pairs)
     return model

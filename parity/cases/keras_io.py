@@ -234,4 +234,124 @@ def _from_keras_case(arch):
     )
 
 
-CASES = [_to_keras_case(arch) for arch in SPECS] + [_from_keras_case(arch) for arch in SPECS]
+# --- functional models: a residual branch, a merge of two poolings, a nested Sequential ---------
+
+
+def _functional(lib, dtype, rng=None):
+    """The same graph in scratchnet (``lib`` = its layers module) or Keras (``keras.layers``)."""
+    seq = lib.Sequential if hasattr(lib, "Sequential") else None
+    x = lib.Input(shape=(8, 8, 3), dtype=dtype, name="image")
+    h = lib.Conv2D(4, 3, padding="same", dtype=dtype, name="conv")(x)
+    h = lib.BatchNormalization(dtype=dtype, name="bn")(h)
+    h = lib.ReLU(dtype=dtype, name="relu")(h)
+    branch = lib.Conv2D(4, 3, padding="same", activation="tanh", dtype=dtype, name="branch")(h)
+    h = lib.Add(dtype=dtype, name="residual")([h, branch])
+    pooled = lib.Concatenate(dtype=dtype, name="pools")(
+        [
+            lib.GlobalAveragePooling2D(dtype=dtype, name="avg")(h),
+            lib.GlobalMaxPooling2D(dtype=dtype, name="max")(h),
+        ]
+    )
+    block = seq(
+        [
+            lib.Input(shape=(8,), dtype=dtype),
+            lib.Dense(6, activation="relu", dtype=dtype, name="hidden"),
+        ],
+        name="block",
+    )
+    out = lib.Dense(3, activation="softmax", dtype=dtype, name="out")(block(pooled))
+    return x, out
+
+
+def scratch_functional(dtype, rng):
+    from scratchnet import layers
+    from scratchnet.models import Model, Sequential
+
+    class Lib:  # scratchnet's names, shaped like keras.layers + keras.Sequential
+        def __getattr__(self, name):
+            return Sequential if name == "Sequential" else getattr(layers, name)
+
+    x, out = _functional(Lib(), dtype)
+    model = Model(x, out, name="functional_model", seed=int(rng.integers(2**31)))
+    model.set_weights(
+        [
+            w if w.ndim > 1 else rng.normal(0, 0.1, w.shape).astype(dtype)
+            for w in model.get_weights()
+        ]
+    )
+    _positive_variances(model.layers, rng)
+    return model
+
+
+def keras_functional(dtype, rng):
+    _, keras = tf_keras()
+
+    class Lib:
+        def __getattr__(self, name):
+            if name == "Sequential":
+                return keras.Sequential
+            return keras.Input if name == "Input" else getattr(keras.layers, name)
+
+    x, out = _functional(Lib(), dtype)
+    model = keras.Model(x, out, name="functional_keras")
+    model.set_weights(
+        [
+            w if w.ndim > 1 else rng.normal(0, 0.1, w.shape).astype(dtype)
+            for w in model.get_weights()
+        ]
+    )
+    _positive_variances(model.layers, rng)
+    return model
+
+
+def _functional_case(direction):
+    def run(dtype, rng):
+        from scratchnet.keras_io import from_keras, to_keras
+
+        if direction == "to_keras":
+            model = scratch_functional(dtype, rng)
+            converted = to_keras(model)
+            back = from_keras(converted)
+            x = rng.uniform(0, 1, size=(8, 8, 8, 3)).astype(dtype)
+            return [
+                *_exact_weights("to_keras", converted.get_weights(), model.get_weights()),
+                *_exact_weights("round trip", back.get_weights(), model.get_weights()),
+                Comparison(
+                    "predictions",
+                    model.predict(x, verbose=0),
+                    converted(x, training=False),
+                    "value",
+                ),
+                Comparison(
+                    "round-trip get_config() equal, seed aside (1 = yes)",
+                    float(_without_seed(back.get_config()) == _without_seed(model.get_config())),
+                    1.0,
+                    "exact",
+                ),
+            ]
+        original = keras_functional(dtype, rng)
+        converted = from_keras(original)
+        back = to_keras(converted)
+        x = rng.uniform(0, 1, size=(8, 8, 8, 3)).astype(dtype)
+        return [
+            *_exact_weights("from_keras", converted.get_weights(), original.get_weights()),
+            *_exact_weights("round trip", back.get_weights(), original.get_weights()),
+            Comparison(
+                "predictions", converted.predict(x, verbose=0), original(x, training=False), "value"
+            ),
+        ]
+
+    return Case(
+        "keras_io",
+        f"{direction}(functional: residual Add, Concatenate of two poolings, nested Sequential) and back",
+        run,
+        needs=("models", "keras_io"),
+        kinds=("value", "exact"),
+    )
+
+
+CASES = (
+    [_to_keras_case(arch) for arch in SPECS]
+    + [_from_keras_case(arch) for arch in SPECS]
+    + [_functional_case("to_keras"), _functional_case("from_keras")]
+)
