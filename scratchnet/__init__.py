@@ -25,10 +25,11 @@ from scratchnet import (  # noqa: E402  (the version first: models.save records 
     utils,
 )
 from scratchnet.layers import Input  # noqa: E402
-from scratchnet.models import Sequential, load_model  # noqa: E402
+from scratchnet.models import Model, Sequential, load_model  # noqa: E402
 
 __all__ = [
     "Input",
+    "Model",
     "Sequential",
     "activations",
     "backend",

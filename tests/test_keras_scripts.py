@@ -1,0 +1,37 @@
+"""The Keras-style scripts of tests/keras_scripts, run under scratchnet with only their imports changed.
+
+The parity suite runs the same scripts under Keras 3 and compares the accuracies
+(parity/cases/scripts.py). The scripts are unseeded, as users write them; the
+tasks are easy enough that every run clears the bar below.
+"""
+
+import pytest
+
+from tests import keras_scripts
+
+MIN_ACCURACY = 0.8
+
+
+def test_the_two_versions_differ_only_in_their_imports():
+    for name in keras_scripts.SCRIPTS:
+        keras_lines = keras_scripts.source(name, "keras").splitlines()
+        ours = keras_scripts.source(name, "scratchnet").splitlines()
+        changed = {(a, b) for a, b in zip(keras_lines, ours, strict=True) if a != b}
+        assert changed and changed <= set(keras_scripts.KERAS_TO_SCRATCHNET.items())
+        assert "scratchnet" not in keras_scripts.source(name, "keras")
+
+
+@pytest.mark.parametrize("name", keras_scripts.SCRIPTS)
+def test_script_runs_under_scratchnet(name):
+    namespace, printed = keras_scripts.run(name, "scratchnet")
+    assert namespace["test_acc"] >= MIN_ACCURACY, printed
+    assert "test accuracy" in printed or "restored test accuracy" in printed
+
+
+def test_what_the_scripts_print():
+    _, printed = keras_scripts.run("s1_input_sequential", "scratchnet")
+    assert "data format: channels_last float32" in printed
+    assert "Total params:" in printed and "Epoch 6/6" in printed
+    assert "val_accuracy:" in printed  # the verbose=2 epoch lines, as Keras
+    last = printed.strip().splitlines()[-2]
+    assert last.startswith("5/5 - ") and " - loss: " in last and " - accuracy: " in last
