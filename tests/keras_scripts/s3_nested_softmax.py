@@ -1,8 +1,7 @@
 """The TF beginner quickstart: logits, from_logits loss, then Sequential([model, Softmax()])."""
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import layers
 
 from tests.keras_scripts.data import load_data
