@@ -7,7 +7,7 @@ list, so they cannot drift.
 
 from __future__ import annotations
 
-from parity.cases import activations, keras_io, layers, losses, models, optimizers
+from parity.cases import activations, keras_io, layers, losses, models, optimizers, scripts
 
 GROUPS = {
     "activations": activations.CASES,
@@ -16,6 +16,7 @@ GROUPS = {
     "optimizers": optimizers.CASES,
     "models": models.CASES,
     "keras_io": keras_io.CASES,
+    "scripts": scripts.CASES,
 }
 
 # group -> section title in the report
@@ -26,6 +27,7 @@ TITLES = {
     "optimizers": f"4. Optimizers: {optimizers.STEPS}-step trajectories, weights and slots",
     "models": "5. Whole models: predictions, loss, gradients, and training side by side",
     "keras_io": "6. scratchnet.keras_io: to_keras / from_keras round trips",
+    "scripts": "7. Keras-style scripts, imports changed only: test accuracy under Keras and scratchnet",
 }
 
 CASES = [case for cases in GROUPS.values() for case in cases]
