@@ -35,3 +35,10 @@ def test_what_the_scripts_print():
     assert "val_accuracy:" in printed  # the verbose=2 epoch lines, as Keras
     last = printed.strip().splitlines()[-2]
     assert last.startswith("5/5 - ") and " - loss: " in last and " - accuracy: " in last
+
+
+def test_the_readme_excerpt_is_the_script():
+    readme = (keras_scripts.HERE.parent.parent / "README.md").read_text()
+    excerpt = readme.split("```py\n", 1)[1].split("```", 1)[0]
+    script = keras_scripts.source("s2_functional_merge", "keras")
+    assert excerpt.strip() and all(line in script for line in excerpt.splitlines())
