@@ -51,6 +51,7 @@ from scratchnet import _checks, config, graph, losses, metrics, optimizers, savi
 from scratchnet import callbacks as callbacks_module
 from scratchnet import layers as layers_module
 from scratchnet.callbacks import History  # scratchnet.models.History, as before the move
+from scratchnet.layers import base as layer_names
 from scratchnet.layers.base import shape_tuple
 from scratchnet.layers.input_layer import InputLayer
 
@@ -89,7 +90,7 @@ class Model:
                 "Model with a call() method is not supported). "
                 f"Received inputs={inputs!r}, outputs={outputs!r}."
             )
-        self._init_state(name or "functional", seed)
+        self._init_state(name or _default_name("functional"), seed)
         self._multi_input = isinstance(inputs, (list, tuple))
         self._multi_output = isinstance(outputs, (list, tuple))
         ins = list(inputs) if self._multi_input else [inputs]
@@ -1021,7 +1022,7 @@ class Sequential(Model):
     """
 
     def __init__(self, layers=None, name: str | None = None, seed: int | None = None):
-        self._init_state(name or "sequential", seed)
+        self._init_state(name or _default_name("sequential"), seed)
         self.layers: list = []
         self._input_layer: InputLayer | None = None
         for layer in layers or []:
@@ -1124,6 +1125,13 @@ class Sequential(Model):
         if cfg.get("input_shape") is not None:
             model.build(tuple(cfg["input_shape"]))
         return model
+
+
+def _default_name(base: str) -> str:
+    """Keras' automatic model names: ``sequential``, ``sequential_1``, ... (``backend.clear_session`` restarts them)."""
+    count = layer_names._NAME_COUNTS[base]
+    layer_names._NAME_COUNTS[base] += 1
+    return base if count == 0 else f"{base}_{count}"
 
 
 def _results(metric_objs) -> dict:

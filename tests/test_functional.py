@@ -340,3 +340,14 @@ def test_evaluate_shows_loss_and_metrics(capsys):
     model.evaluate(x, y, verbose=0)
     model.predict(x, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_models_get_keras_automatic_names_and_nest_under_them():
+    from scratchnet import backend
+
+    backend.clear_session()
+    a, b = Sequential([layers.Dense(2)]), Sequential([layers.Dense(2)])
+    assert (a.name, b.name) == ("sequential", "sequential_1")
+    x = Input(shape=(3,))
+    model = Model(x, layers.Add()([a(x), b(x)]))
+    assert model.name == "functional" and model.predict(np.ones((1, 3)), verbose=0).shape == (1, 2)
