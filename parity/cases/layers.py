@@ -219,6 +219,10 @@ def _shape_layer_case(name, make_scratch, make_keras, shape, tolerances=None, re
             make_scratch(dtype), lambda dt: make_keras(keras, dt), x, rng, dtype, False
         )
 
+    return _layers_case(name, run, tolerances, reason)
+
+
+def _layers_case(name, run, tolerances=None, reason=""):
     return Case(
         "layers",
         name,
@@ -362,15 +366,7 @@ def _new_layer_case(
             draw=draw,
         )
 
-    return Case(
-        "layers",
-        name,
-        run,
-        needs=("layers",),
-        tolerances=tolerances or {},
-        reason=reason,
-        tf32_allowance=True,
-    )
+    return _layers_case(name, run, tolerances, reason)
 
 
 RESCALING_REASON = (
