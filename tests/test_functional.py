@@ -351,3 +351,26 @@ def test_models_get_keras_automatic_names_and_nest_under_them():
     x = Input(shape=(3,))
     model = Model(x, layers.Add()([a(x), b(x)]))
     assert model.name == "functional" and model.predict(np.ones((1, 3)), verbose=0).shape == (1, 2)
+
+
+def test_every_new_layer_saves_loads_and_resumes(tmp_path):
+    x, y = strokes(48, np.random.default_rng(0))
+    model = Sequential(
+        [Input(shape=(12, 12, 1)), layers.Rescaling(2.0, offset=-1.0), layers.Conv2D(4, 3),
+         layers.BatchNormalization(momentum=0.9), layers.PReLU(shared_axes=[1, 2]), layers.ELU(0.5),
+         layers.ReLU(max_value=6.0), layers.MaxPool2D(2), layers.AvgPool2D(1), layers.Reshape((5, 20)),
+         layers.Reshape((5, 5, 4)), layers.GlobalMaxPooling2D(keepdims=True), layers.Flatten(),
+         layers.Dense(4), layers.Softmax()],
+        seed=0,
+    )  # fmt: skip
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, verbose=0, seed=0)
+    model.save(tmp_path / "all.snet")
+    loaded = load_model(tmp_path / "all.snet")
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # moving statistics included
+    assert loaded.get_config() == model.get_config()
+    model.fit(x, y, epochs=3, initial_epoch=2, verbose=0)
+    loaded.fit(x, y, epochs=3, initial_epoch=2, verbose=0)
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

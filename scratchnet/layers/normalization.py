@@ -74,7 +74,9 @@ class BatchNormalization(Layer):
     Weights in Keras' order ``[gamma, beta, moving_mean, moving_variance]``
     (without gamma when ``scale=False``, without beta when ``center=False``); the
     moving statistics are non-trainable: ``trainable_weights`` leaves them out,
-    so no optimizer ever touches them. Keras computes
+    so no optimizer ever touches them. Every training-mode forward pass moves
+    them (``fit``, ``train_on_batch``, and ``compute_gradients(training=True)``,
+    as a Keras call with ``training=True`` does). Keras computes
     :math:`y = x\,(\gamma s) + (\beta - \mu\,\gamma s)`; so does this.
     """
 
