@@ -124,3 +124,41 @@ def test_parametrised_activations_arrive_as_their_keras_function(io):
     assert elu.activation.func is keras.activations.elu
     assert elu.activation.keywords == {"alpha": 0.5}
     assert last.activation is keras.activations.softmax  # default parameters: the plain function
+
+
+def test_shared_and_subclassed_keras_models_are_refused(io):
+    _, keras = tf_keras()
+    x = keras.Input(shape=(3,))
+    shared = keras.layers.Dense(3, name="shared")
+    with pytest.raises(ValueError, match="Layer 'shared' is called 2 times \\(shared\\)"):
+        io.from_keras(keras.Model(x, shared(shared(x))))
+
+    class Custom(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    custom = Custom()
+    custom.build((None, 3))
+    with pytest.raises(ValueError, match="is a subclassed keras.Model"):
+        io.from_keras(custom)
+
+
+def test_a_sequential_holding_a_trained_model_goes_both_ways(io):
+    from scratchnet import layers
+    from scratchnet.models import Sequential
+
+    inner = Sequential(
+        [layers.Dense(4, activation="relu", input_shape=(3,)), layers.Dense(2)], seed=0
+    )
+    outer = Sequential([inner, layers.Softmax()], name="probabilities")
+    outer.build()
+    converted = io.to_keras(outer)
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    np.testing.assert_allclose(converted(x).numpy(), outer.predict(x, verbose=0), rtol=1e-6)
+    back = io.from_keras(converted)
+    assert type(back.layers[0]) is Sequential and back.layers[0].name == inner.name
+    np.testing.assert_array_equal(back.predict(x, verbose=0), outer.predict(x, verbose=0))

@@ -1057,9 +1057,13 @@ class Sequential(Model):
         return np.dtype(config.floatx())
 
     def _declared_input_shape(self):
+        """The input shape the model states: its Input's, else its first layer's (a nested Sequential's own)."""
         if self._input_layer is not None:
             return self._input_layer.shape
-        return self.layers[0].input_shape if self.layers else None
+        if not self.layers:
+            return None
+        first = self.layers[0]
+        return first._declared_input_shape() if isinstance(first, Sequential) else first.input_shape
 
     def build(self, input_shape=None, rng=None) -> None:
         """Create every layer's weights for samples of ``input_shape`` (without the batch dimension).

@@ -374,3 +374,9 @@ def test_every_new_layer_saves_loads_and_resumes(tmp_path):
     loaded.fit(x, y, epochs=3, initial_epoch=2, verbose=0)
     for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_sequential_starting_with_a_model_takes_its_declared_input_shape():
+    inner = Sequential([layers.Dense(4, input_shape=(3,)), layers.Dense(2)])
+    outer = Sequential([inner, layers.Softmax()])
+    assert outer.count_params() == 16 + 10 and outer.input_shape == (3,)
