@@ -369,3 +369,21 @@ def test_new_layer_argument_errors():
         layer.forward([np.ones((1, 2))])
     with pytest.raises(ValueError, match=r"inputs\[1\]"):
         layer.forward([np.ones((1, 2)), np.ones((1, 3))])
+
+
+@given(seed=SEEDS, n=st.integers(2, 6))
+def test_batch_normalization_backward_equals_the_explicit_jacobian(seed, n):
+    from scratchnet.layers.normalization import batch_norm_backward_reference
+
+    rng = np.random.default_rng(seed)
+    layer = BatchNormalization(dtype="float64", epsilon=1e-3)
+    layer.build((2, 3), rng)
+    randomise(layer, rng)
+    x = rng.normal(size=(n, 2, 3))
+    y = layer.forward(x, training=True)
+    dy = rng.normal(size=y.shape)
+    dx = layer.backward(dy)
+    reference = batch_norm_backward_reference(
+        x.reshape(-1, 3), layer.gamma, dy.reshape(-1, 3), 1e-3
+    )
+    np.testing.assert_allclose(dx.reshape(-1, 3), reference, rtol=1e-9, atol=1e-12)

@@ -15,6 +15,32 @@ from scratchnet import _checks, initializers
 from scratchnet.layers.base import Layer, shape_tuple
 
 
+def batch_norm_backward_reference(x, gamma, dy, epsilon):
+    r"""Training-mode :math:`dx` of batch normalisation from its explicit Jacobian, one feature at a time.
+
+    The definition the fast ``BatchNormalization.backward`` reduces: for x (m, C)
+    (every axis but the features flattened into m), per feature c,
+
+    .. math:: J_{ik} = \frac{\partial \hat x_i}{\partial x_k}
+              = s\Big(\delta_{ik} - \frac1m\Big) - \frac{s}{m}\hat x_i \hat x_k,
+              \qquad dx = \gamma\, J^\top dy
+
+    an m×m matrix per feature, so O(m²C): for checking, not for training.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    dy = np.asarray(dy, dtype=np.float64)
+    m, features = x.shape
+    dx = np.zeros_like(x)
+    for c in range(features):
+        mean = x[:, c].sum() / m
+        var = ((x[:, c] - mean) ** 2).sum() / m
+        s = 1.0 / np.sqrt(var + epsilon)
+        xhat = (x[:, c] - mean) * s
+        jac = s * (np.eye(m) - 1.0 / m) - (s / m) * np.outer(xhat, xhat)  # (m, m)
+        dx[:, c] = gamma[c] * jac.T @ dy[:, c]
+    return dx
+
+
 class BatchNormalization(Layer):
     r"""Normalise each feature over the batch (and every other axis but ``axis``), then scale and shift.
 
@@ -63,6 +89,8 @@ class BatchNormalization(Layer):
     Matrix form, per feature column: :math:`dx = \frac{s}{m}\,(m\,g - \mathbf 1\mathbf 1^\top g
     - \hat x\,(\hat x^\top g))`; the gradient is orthogonal to the constant
     vector and to :math:`\hat x` (shifting or scaling a feature's batch changes nothing).
+    ``batch_norm_backward_reference`` builds the m×m Jacobian itself and is
+    tested against this.
 
     Backward, inference: the statistics are constants of the input, so
     :math:`dx = \gamma\,\bar s\, dy` with :math:`\bar s = (\bar\sigma^2 + \epsilon)^{-1/2}`.
