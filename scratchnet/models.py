@@ -347,6 +347,17 @@ class Model:
             )
         return tuple(self.output_shape)
 
+    def weight_shapes(self, input_shape) -> list[tuple[int, ...]]:
+        """As a layer: the shapes of ``weights`` for ``input_shape``, in order (nothing is built)."""
+        self.compute_output_shape(input_shape)  # the model's own errors for a bad shape
+        if self.built:
+            return [tuple(w.shape) for w in self.weights]
+        shapes, shape = [], tuple(input_shape)
+        for layer in self.layers:  # an unbuilt Sequential: its chain
+            shapes += [tuple(s) for s in layer.weight_shapes(shape)]
+            shape = tuple(layer.compute_output_shape(shape))
+        return shapes
+
     def seed_noise(self, seed_seq: np.random.SeedSequence) -> None:
         """As a layer: each inner layer gets its own child of ``seed_seq`` for what it draws."""
         self._ensure_built()
@@ -1129,6 +1140,29 @@ class Sequential(Model):
         if cfg.get("input_shape") is not None:
             model.build(tuple(cfg["input_shape"]))
         return model
+
+
+def functional_weight_shapes(config: dict) -> list[tuple[str, tuple[int, ...]]]:
+    """``(layer name, shape)`` of every weight a ``Model.get_config()`` implies, in ``weights`` order.
+
+    Nothing is built or drawn: the layers are constructed from their configs and
+    the shapes flow through the graph by ``compute_output_shape`` (what a model
+    file is checked against before any array is read).
+    """
+    shapes: dict[str, tuple] = {}
+    out = []
+    for entry in config["layers"]:
+        layer = layers_module.deserialize(
+            {"class_name": entry["class_name"], "config": entry["config"]}
+        )
+        if isinstance(layer, InputLayer):
+            shapes[layer.name] = layer.shape
+            continue
+        inbound = [shapes[name] for name in entry["inbound"]]
+        shape = inbound if entry["list_call"] else inbound[0]
+        out += [(layer.name, tuple(s)) for s in layer.weight_shapes(shape)]
+        shapes[layer.name] = tuple(layer.compute_output_shape(shape))
+    return out
 
 
 def _default_name(base: str) -> str:

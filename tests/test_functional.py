@@ -380,3 +380,19 @@ def test_a_sequential_starting_with_a_model_takes_its_declared_input_shape():
     inner = Sequential([layers.Dense(4, input_shape=(3,)), layers.Dense(2)])
     outer = Sequential([inner, layers.Softmax()])
     assert outer.count_params() == 16 + 10 and outer.input_shape == (3,)
+
+
+def test_weight_shapes_from_a_functional_config_without_building():
+    from scratchnet.models import functional_weight_shapes
+
+    x = Input(shape=(4, 4, 2))
+    a = layers.BatchNormalization(center=False)(x)
+    b = layers.PReLU(shared_axes=[1, 2])(x)
+    out = layers.GlobalMaxPooling2D()(layers.Concatenate()([a, b]))
+    model = Model(x, out, seed=0)
+    expected = [(layer.name, w.shape) for layer in model.layers for w in layer.weights]
+    assert functional_weight_shapes(model.get_config()) == expected
+    assert model.weight_shapes((4, 4, 2)) == [s for _, s in expected]
+    inner = Sequential([layers.PReLU(), layers.BatchNormalization()])
+    assert inner.weight_shapes((3,)) == [(3,), (3,), (3,), (3,), (3,)]
+    assert not inner.built

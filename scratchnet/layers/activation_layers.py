@@ -117,23 +117,19 @@ class ReLU(Layer):
         theta = self.dtype.type(self.threshold)
         zero = np.zeros((), dtype=self.dtype)
         y = np.where(x > theta, x, zero)  # (N, ...)
+        slope = (x > theta).astype(self.dtype)  # (N, ...) y'(x), kept for backward (not x itself)
         if self.max_value is not None:
             y = np.minimum(y, self.dtype.type(self.max_value))
+            slope *= x < self.max_value
         if self.negative_slope:
             y = y - self.dtype.type(self.negative_slope) * np.maximum(theta - x, zero)
-        self._cache = x
+            slope += self.dtype.type(self.negative_slope) * (x < theta)
+        self._cache = slope
         return y
 
     def backward(self, dy):
-        x = self._cached()
-        dy = self._upstream(dy, x.shape)
-        theta = self.dtype.type(self.threshold)
-        slope = (x > theta).astype(self.dtype)  # (N, ...) y'(x)
-        if self.max_value is not None:
-            slope *= x < self.max_value
-        if self.negative_slope:
-            slope += self.dtype.type(self.negative_slope) * (x < theta)
-        return dy * slope
+        slope = self._cached()
+        return self._upstream(dy, slope.shape) * slope  # dx = dy ⊙ y'(x)
 
     def get_config(self):
         return {
@@ -151,7 +147,8 @@ class PReLU(Layer):
     with size 1 on each of ``shared_axes`` (1-based, batch = 0): for (N, H, W, C)
     and ``shared_axes=[1, 2]`` one slope per channel, alpha (1, 1, C).
     Initializer ``"zeros"`` (Keras' default: the layer starts as a ReLU).
-    Keras computes :math:`y = \max(x, 0) - \alpha \max(-x, 0)`; so does this.
+    Keras computes :math:`y = \max(x, 0) - \alpha \max(-x, 0)`; this computes the
+    same :math:`\max(x, 0) + \alpha \min(x, 0)` (negation is exact).
 
     Backward. Index form, :math:`\alpha` broadcast over the shared axes:
 
@@ -200,12 +197,15 @@ class PReLU(Layer):
             )
         return shape
 
+    def weight_shapes(self, input_shape):
+        """``[alpha's shape]``: the input shape with 1 on the shared axes (nothing is built)."""
+        shape = self.compute_output_shape(input_shape)
+        return [tuple(1 if i + 1 in (self.shared_axes or ()) else d for i, d in enumerate(shape))]
+
     def build(self, input_shape, rng=None):
-        shape = self._set_input_shape(input_shape)
+        self._set_input_shape(input_shape)
         rng = self._rng(rng)
-        alpha_shape = tuple(
-            1 if i + 1 in (self.shared_axes or ()) else d for i, d in enumerate(shape)
-        )
+        (alpha_shape,) = self.weight_shapes(self.input_shape)
         self.alpha = self.alpha_initializer(alpha_shape, rng, self.dtype)
         self.weights = [self.alpha]
         self.grads = [np.zeros_like(self.alpha)]
@@ -214,16 +214,17 @@ class PReLU(Layer):
     def forward(self, x, training=False):
         x = self._inputs(x, check_shape=True)  # (N, ...)
         zero = np.zeros((), dtype=self.dtype)
-        self._cache = x
-        return np.maximum(x, zero) - self.alpha * np.maximum(-x, zero)  # (N, ...)
+        negative = np.minimum(x, zero)  # (N, ...) min(x, 0) = dy/dalpha
+        self._cache = (x > 0, negative)  # derived from x, never the caller's array
+        return np.maximum(x, zero) + self.alpha * negative  # (N, ...)
 
     def backward(self, dy):
-        x = self._cached()
-        dy = self._upstream(dy, x.shape)
+        positive, negative = self._cached()
+        dy = self._upstream(dy, negative.shape)
         zero = np.zeros((), dtype=self.dtype)
         axes = (0, *(self.shared_axes or ()))
-        self.grads = [(dy * np.minimum(x, zero)).sum(axis=axes, keepdims=True)[0]]  # alpha's shape
-        return np.where(x > 0, dy, zero) + np.where(x < 0, self.alpha * dy, zero)
+        self.grads = [(dy * negative).sum(axis=axes, keepdims=True)[0]]  # alpha's shape
+        return np.where(positive, dy, zero) + np.where(negative < 0, self.alpha * dy, zero)
 
     def get_config(self):
         return {

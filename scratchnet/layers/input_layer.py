@@ -60,7 +60,7 @@ class InputLayer(Layer):
     def forward(self, x, training=False):
         x = self._inputs(x, check_shape=True)  # (N, *shape)
         self._cache = x.shape
-        return x
+        return x.copy()  # the output never shares memory with the caller's array
 
     def backward(self, dy):
         return self._upstream(dy, self._cached())

@@ -145,10 +145,16 @@ class BatchNormalization(Layer):
             raise _checks.invalid("axis", "a feature axis, not the batch axis 0", self.axis)
         return shape
 
-    def build(self, input_shape, rng=None):
-        shape = self._set_input_shape(input_shape)
-        rng = self._rng(rng)
+    def weight_shapes(self, input_shape):
+        """``(C,)`` for each of gamma (with ``scale``), beta (with ``center``), moving mean and variance."""
+        shape = self.compute_output_shape(input_shape)
         features = (shape[self.axis - 1] if self.axis > 0 else shape[self.axis],)  # (C,)
+        return [features] * (2 + self.scale + self.center)
+
+    def build(self, input_shape, rng=None):
+        self._set_input_shape(input_shape)
+        rng = self._rng(rng)
+        features = self.weight_shapes(self.input_shape)[0]  # (C,)
         self.gamma = self.gamma_initializer(features, rng, self.dtype) if self.scale else None
         self.beta = self.beta_initializer(features, rng, self.dtype) if self.center else None
         self.moving_mean = self.moving_mean_initializer(features, rng, self.dtype)
@@ -199,16 +205,16 @@ class BatchNormalization(Layer):
         inv = s if self.gamma is None else s * self.gamma  # (C,) gamma * s
         shift = -mean * inv if self.beta is None else self.beta - mean * inv  # (C,)
         y = x * inv.reshape(bshape) + shift.reshape(bshape)  # (N, ..., C)
-        self._cache = (x, mean, s, training)
+        xhat = (x - mean.reshape(bshape)) * s.reshape(bshape)  # (N, ..., C), kept instead of x
+        self._cache = (xhat, s, training)
         return y
 
     def backward(self, dy):
-        x, mean, s, training = self._cached()
-        dy = self._upstream(dy, x.shape)
-        reduce, bshape = self._axes(x.ndim)
-        m = x.size // s.size
+        xhat, s, training = self._cached()
+        dy = self._upstream(dy, xhat.shape)
+        reduce, bshape = self._axes(xhat.ndim)
+        m = xhat.size // s.size
         gamma = np.ones_like(s) if self.gamma is None else self.gamma
-        xhat = (x - mean.reshape(bshape)) * s.reshape(bshape)  # (N, ..., C)
         dbeta = dy.sum(axis=reduce)  # (C,)
         dgamma = (dy * xhat).sum(axis=reduce)  # (C,)
         if training:
@@ -220,7 +226,7 @@ class BatchNormalization(Layer):
         else:
             dx = dy * (gamma * s).reshape(bshape)
             dmean = -gamma * s * dbeta
-            dvar = -0.5 * gamma * s**3 * (dy * (x - mean.reshape(bshape))).sum(axis=reduce)
+            dvar = -0.5 * gamma * s**2 * dgamma  # sum dy (x - mean) s^3 = s^2 sum dy xhat
         self.grads = [
             g
             for g, w in ((dgamma, self.gamma), (dbeta, self.beta), (dmean, 0), (dvar, 0))

@@ -58,7 +58,8 @@ class Reshape(Layer):
     def forward(self, x, training=False):
         x = self._inputs(x, check_shape=True)  # (N, *input_shape)
         self._cache = x.shape
-        return x.reshape(x.shape[0], *self.compute_output_shape(self.input_shape))
+        out = x.reshape(x.shape[0], *self.compute_output_shape(self.input_shape))
+        return out.copy()  # a copy: the output is never a view of the caller's array
 
     def backward(self, dy):
         shape = self._cached()
@@ -166,13 +167,12 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
     def forward(self, x, training=False):
         x = self._inputs(x, check_shape=True)  # (N, H, W, C)
         y = x.max(axis=(1, 2), keepdims=True)  # (N, 1, 1, C)
-        self._cache = (x, y)
+        hit = (x == y).astype(self.dtype)  # (N, H, W, C) 1 at the maxima
+        self._cache = hit / hit.sum(axis=(1, 2), keepdims=True)  # (N, H, W, C) 1/k at the k maxima
         return y if self.keepdims else y[:, 0, 0, :]  # (N, C)
 
     def backward(self, dy):
-        x, y = self._cached()
-        n, _, _, c = x.shape
+        share = self._cached()
+        n, _, _, c = share.shape
         dy = self._upstream(dy, (n, 1, 1, c) if self.keepdims else (n, c))
-        hit = (x == y).astype(self.dtype)  # (N, H, W, C) 1 at the maxima
-        ties = hit.sum(axis=(1, 2), keepdims=True)  # (N, 1, 1, C) k >= 1
-        return hit * (dy.reshape(n, 1, 1, c) / ties)  # (N, H, W, C)
+        return share * dy.reshape(n, 1, 1, c)  # (N, H, W, C)
