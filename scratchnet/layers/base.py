@@ -143,6 +143,15 @@ class Layer:
         """Output shape (without batch) for inputs of ``input_shape``; identity unless overridden."""
         return shape_tuple("input_shape", input_shape)
 
+    def weight_shapes(self, input_shape) -> list[tuple[int, ...]]:
+        """The shapes ``build(input_shape)`` would give ``weights``, in order, computed without building.
+
+        Model files are checked against them before anything is allocated. A layer
+        with weights must override this (none here).
+        """
+        self.compute_output_shape(input_shape)  # the layer's own errors for a bad shape
+        return []
+
     # -- the passes -----------------------------------------------------------
 
     def __call__(self, x, training=False) -> np.ndarray:

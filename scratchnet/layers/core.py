@@ -85,6 +85,13 @@ class Dense(Layer):
             )
         return (self.units,)
 
+    def weight_shapes(self, input_shape):
+        self.compute_output_shape(input_shape)  # (features,), else the layer's error
+        (features,) = shape_tuple("input_shape", input_shape)
+        return (
+            [(features, self.units), (self.units,)] if self.use_bias else [(features, self.units)]
+        )
+
     def build(self, input_shape, rng=None):
         (features,) = self._set_input_shape(input_shape)
         rng = self._rng(rng)
