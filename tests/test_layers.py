@@ -635,3 +635,28 @@ def test_model_outputs_are_fresh_arrays():
     for out in (model.predict(x, verbose=0), model(x)):
         out[...] = -1.0
         np.testing.assert_array_equal(x, np.arange(12, dtype=np.float32).reshape(2, 2, 3))
+
+
+def test_weight_shapes_are_what_build_makes_for_every_layer_in_the_table():
+    """Model files are checked against weight_shapes before building: it must agree with build."""
+    samples = {
+        "Dense": [(layers.Dense(3), (5,)), (layers.Dense(2, use_bias=False), (4,))],
+        "Conv2D": [
+            (layers.Conv2D(4, (3, 2), padding="same"), (6, 5, 2)),
+            (layers.Conv2D(2, 3, use_bias=False), (5, 5, 1)),
+        ],
+        "MaxPooling2D": [(layers.MaxPooling2D(2), (4, 4, 3))],
+        "AveragePooling2D": [(layers.AveragePooling2D(2), (4, 4, 3))],
+        "Flatten": [(layers.Flatten(), (2, 3))],
+        "Activation": [(layers.Activation("relu"), (3,))],
+        "LeakyReLU": [(layers.LeakyReLU(), (3,))],
+        "Dropout": [(layers.Dropout(0.5), (3,))],
+    }
+    assert sorted(samples) == sorted(layers._LAYERS), "add a sample for every layer class"
+    for cases in samples.values():
+        for layer, shape in cases:
+            predicted = layer.weight_shapes(shape)
+            layer.build(shape, np.random.default_rng(0))
+            assert predicted == [w.shape for w in layer.weights], layer
+    with pytest.raises(ValueError, match="a 1-D shape"):
+        layers.Dense(3).weight_shapes((2, 2))
