@@ -173,9 +173,15 @@ def read_archive(path, fmt: str, check=None) -> tuple[dict, dict[str, np.ndarray
         infos = {name: _member(zf, path, size, name, entry) for name, entry in entries.items()}
         if check is not None:
             check(manifest)
-        arrays = {
-            name: _read_entry(zf, path, infos[name], name, entry) for name, entry in entries.items()
-        }
+        arrays = {}
+        for name, entry in entries.items():
+            try:
+                arrays[name] = _read_entry(zf, path, infos[name], name, entry)
+            except MemoryError as exc:  # sizes were checked: the file is as big as it says
+                raise CorruptFileError(
+                    f"{path!r}: out of memory reading array {name!r} ({entry['nbytes']} bytes, "
+                    "within the file's size)."
+                ) from exc
     return manifest, arrays
 
 

@@ -308,3 +308,16 @@ def test_saving_onto_a_symlink_writes_through_to_its_target(tmp_path):
     dangling.symlink_to(tmp_path / "runs" / "new.snet")
     model.save_weights(dangling)
     assert dangling.is_symlink() and (tmp_path / "runs" / "new.snet").is_file()
+
+
+def test_out_of_memory_while_reading_an_array_is_a_clear_error(small_model, monkeypatch):
+    _, path = small_model
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(np, "frombuffer", no_memory)
+    with pytest.raises(
+        saving.CorruptFileError, match=r"out of memory reading array 'weights/0' \(48 bytes"
+    ):
+        load_model(path)
