@@ -419,17 +419,7 @@ def test_weight_shapes_are_what_build_makes(index):
     assert merge.weight_shapes([(3, 2), (3, 1)]) == [] and Add().weight_shapes([(2,), (2,)]) == []
 
 
-# ELU is an Activation: main's 661a6d5 makes Activation copy the caller's x; before that merge
-# it keeps x, so this case fails on this branch alone (non-strict, so it passes after the merge).
-ELU_BEFORE_MAIN = pytest.mark.xfail(
-    strict=False, reason="Activation copies x only after main's 661a6d5"
-)
-
-
-@pytest.mark.parametrize(
-    "index",
-    [pytest.param(i, marks=ELU_BEFORE_MAIN) if i == 3 else i for i in range(len(SAMPLES))],
-)
+@pytest.mark.parametrize("index", range(len(SAMPLES)))
 def test_outputs_never_alias_the_input_and_backward_keeps_nothing_of_it(index):
     make, shape = SAMPLES[index]
     rng = np.random.default_rng(1)

@@ -720,3 +720,15 @@ def test_layers_are_seeded_through_seed_noise_not_by_attribute():
     a.build((3,))
     b.build((3,))
     assert a.layers[0].rng.random() == b.layers[0].rng.random()  # from the model seed
+
+
+def test_weights_are_drawn_as_default_rng_of_the_seed_would():
+    """The separate dropout streams cost nothing: a model without Dropout keeps its bits for each seed."""
+    from scratchnet import initializers
+
+    model = Sequential([layers.Dense(4, input_shape=(3,)), layers.Dense(2)], seed=3)
+    model.build((3,))
+    rng = np.random.default_rng(3)
+    glorot = initializers.get("glorot_uniform")
+    np.testing.assert_array_equal(model.layers[0].kernel, glorot((3, 4), rng, np.float32))
+    np.testing.assert_array_equal(model.layers[1].kernel, glorot((4, 2), rng, np.float32))

@@ -418,3 +418,25 @@ def test_persistence_lives_in_saving_and_old_names_still_import():
     assert models.History is callbacks.History
     assert models.load_model is saving.load_model and scratchnet.load_model is saving.load_model
     assert not hasattr(models, "_restore_training") and not hasattr(models, "_sniff_format")
+
+
+def test_weights_of_another_float_dtype_are_cast_as_keras_does(tmp_path, data):
+    x, _ = data
+    wide = model_with_dropout(seed=4)
+    wide64 = Sequential.from_config(
+        {
+            **wide.get_config(),
+            "layers": [
+                {**c, "config": {**c["config"], "dtype": "float64"}}
+                for c in wide.get_config()["layers"]
+            ],
+            "input_shape": [12, 12, 1],
+        }
+    )
+    wide64.save_weights(tmp_path / "w64.snet")
+    narrow = model_with_dropout(seed=5)
+    narrow.build((12, 12, 1))
+    narrow.load_weights(tmp_path / "w64.snet")
+    for w32, w64 in zip(narrow.get_weights(), wide64.get_weights(), strict=True):
+        assert w32.dtype == np.float32
+        np.testing.assert_array_equal(w32, w64.astype(np.float32))

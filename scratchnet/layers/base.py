@@ -185,19 +185,24 @@ class Layer:
         """
         raise NotImplementedError
 
-    def _inputs(self, x, check_last_axis: bool = False, check_shape: bool = False) -> np.ndarray:
+    def _inputs(
+        self, x, check_last_axis: bool = False, check_shape: bool = False, private: bool = False
+    ) -> np.ndarray:
         """``x`` as an array of ``self.dtype`` (a copy only if it must convert), checked against the build.
 
         The rank must be that of the built ``input_shape`` plus the batch axis;
         with ``check_last_axis`` the features/channels must match too, and with
         ``check_shape`` the whole shape after the batch axis (``Flatten``, whose
-        output size depends on every axis).
+        output size depends on every axis). ``private``: the layer keeps the array
+        for backward or hands it back as its output, so it must not share memory
+        with the caller's ``x`` (copied only if it does).
         """
         if not self.built:
             raise ValueError(
                 f"Layer {self.name!r} is not built. Call build(input_shape) or call the layer "
                 "on a batch (layer(x)) first."
             )
+        given = x
         x = _checks.float_array("inputs", x, self.dtype)
         rank = len(self.input_shape) + 1
         if x.ndim != rank:
@@ -220,6 +225,8 @@ class Layer:
                 f"input_shape={self.input_shape})",
                 f"an array of shape {x.shape}",
             )
+        if private and isinstance(given, np.ndarray) and np.may_share_memory(x, given):
+            x = x.copy()  # the caller's array stays the caller's
         return x
 
     def _cached(self):
