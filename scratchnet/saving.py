@@ -547,7 +547,7 @@ def load_model(path, compile: bool = True):
     model_class, _ = _model_classes()[manifest.get("class_name", "Sequential")]
     try:
         model = model_class.from_config(manifest["model_config"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
         raise CorruptFileError(f"{os.fspath(path)!r}: invalid model_config ({exc}).") from exc
     weights = _ordered(arrays, "weights/")
     compile_cfg = manifest.get("compile_config")
@@ -575,7 +575,13 @@ def _check_config(manifest: dict, path) -> None:
         )
     try:
         expected = classes[class_name][1](manifest["model_config"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        RecursionError,
+    ) as exc:  # nested models
         raise CorruptFileError(f"{os.fspath(path)!r}: invalid model_config ({exc}).") from exc
     _check_listed_shapes(manifest, [(f"layer {n!r}", s) for n, s in expected], path, "model_config")
 

@@ -396,3 +396,23 @@ def test_weight_shapes_from_a_functional_config_without_building():
     inner = Sequential([layers.PReLU(), layers.BatchNormalization()])
     assert inner.weight_shapes((3,)) == [(3,), (3,), (3,), (3,), (3,)]
     assert not inner.built
+
+
+def test_a_damaged_functional_model_file_is_a_corrupt_file_error(tmp_path):
+    import json
+    import zipfile
+
+    from scratchnet import saving
+
+    model = residual_model()
+    model.save(tmp_path / "f.snet")
+    with zipfile.ZipFile(tmp_path / "f.snet") as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["model_config"]["layers"][-1]["inbound"] = ["no_such_layer"]
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(tmp_path / "bad.snet", "w", zipfile.ZIP_STORED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(saving.CorruptFileError, match="invalid model_config"):
+        load_model(tmp_path / "bad.snet")
