@@ -6,6 +6,12 @@ the float64 half of the parity suite switch to float64 with
 
 ``epsilon()`` is Keras' fuzz factor (1e-7): the clipping bound of the
 probability path of cross-entropy.
+
+``set_random_seed(seed)`` (``utils.set_random_seed``, Keras' name) makes the
+unseeded models and ``fit`` calls that follow draw their seeds from one
+``np.random.SeedSequence(seed)``, in the order they ask (``next_seed``): a
+script that sets it at the top runs the same bits every time. An explicit
+``seed=`` always wins; ``set_random_seed(None)`` returns to fresh entropy.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import numpy as np
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _ALLOWED_FLOATX = ("float16", "float32", "float64")
+_SEEDS: np.random.SeedSequence | None = None  # set by set_random_seed
 
 
 def floatx() -> str:
@@ -46,6 +53,27 @@ def set_epsilon(value: float) -> None:
             f"Invalid value for argument value. Expected a positive float. Received value={value!r}."
         )
     _EPSILON = float(value)
+
+
+def set_random_seed(seed) -> None:
+    """Seed every later unseeded model and ``fit`` from ``np.random.SeedSequence(seed)``; None undoes it."""
+    global _SEEDS
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise ValueError(
+            f"Invalid value for argument seed. Expected a non-negative integer or None. "
+            f"Received seed={seed!r}."
+        )
+    _SEEDS = None if seed is None else np.random.SeedSequence(int(seed))
+
+
+def next_seed() -> int | None:
+    """The next seed of ``set_random_seed``'s stream (a spawned child's first 63 bits), or None."""
+    if _SEEDS is None:
+        return None
+    (child,) = _SEEDS.spawn(1)
+    return int(child.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def resolve_dtype(dtype=None) -> np.dtype:

@@ -114,6 +114,8 @@ class Model:
         """What every model holds before it is built and compiled."""
         self.name = _checks.non_empty_string("name", name)
         self.seed = _checks.seed("seed", seed)
+        if self.seed is None:
+            self.seed = config.next_seed()  # None unless utils.set_random_seed was called
         self.trainable = True
         self.built = False
         self.input_shape = None
@@ -703,7 +705,9 @@ class Model:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         elif self._rng is None:
-            self._rng = np.random.default_rng()
+            self._rng = np.random.default_rng(
+                config.next_seed()
+            )  # set_random_seed's stream, if set
         history = History()
         if (
             initial_epoch > 0

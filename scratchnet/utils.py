@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from scratchnet import _checks, config
+from scratchnet.config import set_random_seed  # noqa: F401  (Keras: keras.utils.set_random_seed)
 
 
 def _rng(seed) -> np.random.Generator:

@@ -118,3 +118,26 @@ def test_model_checkpoint_save_freq_errors_and_best_only_warning(tmp_path):
     with pytest.warns(UserWarning, match="only with val_loss available"):
         cb.on_train_batch_end(0, {"loss": 0.5})
     assert cb.model.saved == []
+
+
+def test_set_random_seed_makes_unseeded_scripts_repeatable():
+    from scratchnet import Sequential
+
+    def run():
+        utils.set_random_seed(812)
+        x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+        model = Sequential([layers.Dense(4, activation="relu", input_shape=(3,)), layers.Dropout(0.5),
+                            layers.Dense(2, activation="softmax")])  # fmt: skip
+        model.compile("adam", "sparse_categorical_crossentropy")
+        model.fit(x, (x[:, 0] > 0).astype(int), epochs=2, verbose=0)
+        return model.get_weights()
+
+    try:
+        for a, b in zip(run(), run(), strict=True):
+            np.testing.assert_array_equal(a, b)
+        utils.set_random_seed(None)
+        assert Sequential([layers.Dense(1)]).seed is None  # back to fresh entropy
+        with pytest.raises(ValueError, match="argument seed"):
+            utils.set_random_seed(-1)
+    finally:
+        utils.set_random_seed(None)

@@ -5,6 +5,7 @@ The parity suite runs the same scripts under Keras 3 and compares the accuracies
 tasks are easy enough that every run clears the bar below.
 """
 
+import numpy as np
 import pytest
 
 from tests import keras_scripts
@@ -42,3 +43,16 @@ def test_the_readme_excerpt_is_the_script():
     excerpt = readme.split("```py\n", 1)[1].split("```", 1)[0]
     script = keras_scripts.source("s2_functional_merge", "keras")
     assert excerpt.strip() and all(line in script for line in excerpt.splitlines())
+
+
+def test_a_script_that_sets_the_random_seed_repeats_exactly():
+    first, _ = keras_scripts.run(
+        "s5_rescaling_reshape", "scratchnet"
+    )  # keras.utils.set_random_seed(812)
+    again, _ = keras_scripts.run("s5_rescaling_reshape", "scratchnet")
+    assert first["test_acc"] == again["test_acc"]
+    for a, b in zip(first["model"].get_weights(), again["model"].get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    from scratchnet import config
+
+    assert config.next_seed() is None  # the seed did not leak out of the script

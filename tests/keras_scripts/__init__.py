@@ -40,6 +40,12 @@ def run(name: str, backend: str) -> tuple[dict, str]:
     """Execute the script under ``backend``; returns (its global namespace, what it printed)."""
     namespace = {"__name__": "__main__", "__file__": str(HERE / f"{name}.py")}
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(compile(source(name, backend), f"{name}[{backend}].py", "exec"), namespace)
+    try:
+        with contextlib.redirect_stdout(printed):
+            exec(compile(source(name, backend), f"{name}[{backend}].py", "exec"), namespace)
+    finally:
+        if backend == "scratchnet":  # a script's utils.set_random_seed must not outlive it
+            from scratchnet import config
+
+            config.set_random_seed(None)
     return namespace, printed.getvalue()

@@ -5,6 +5,7 @@ from keras import layers
 
 from tests.keras_scripts.data import load_data
 
+keras.utils.set_random_seed(812)
 (x_train, y_train), (x_test, y_test) = load_data()
 x_train = x_train.reshape(-1, 144).astype("float32")  # flat raw pixels
 x_test = x_test.reshape(-1, 144).astype("float32")
