@@ -680,6 +680,7 @@ class Model:
                 "initial_epoch", f"an integer in [0, epochs={epochs}]", initial_epoch
             )
         split = _checks.unit_interval("validation_split", validation_split)
+        seed = _checks.seed("seed", seed)
         x, y = self._check_xy(x, y)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:

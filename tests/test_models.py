@@ -600,6 +600,18 @@ def test_seed_and_input_shape_are_checked():
     assert not model.built
 
 
+def test_fit_seed_is_checked_before_training():
+    model = Sequential([layers.Dense(2, input_shape=(3,))], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.get_weights()
+    with pytest.raises(
+        ValueError,
+        match=r"argument seed\. Expected None or a non-negative integer\. Received seed='abc'",
+    ):
+        model.fit(np.zeros((4, 3)), np.zeros((4, 2)), seed="abc", verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
 def test_freezing_and_unfreezing_keeps_each_layers_optimizer_state():
     """Freeze layer 0, fit; unfreeze it and freeze layer 1 (same shapes): no moments change hands."""
     x, y = _xy()
