@@ -7,7 +7,7 @@ list, so they cannot drift.
 
 from __future__ import annotations
 
-from parity.cases import activations, keras_io, layers, losses, models, optimizers
+from parity.cases import activations, keras_io, layers, losses, models, optimizers, tracking
 
 GROUPS = {
     "activations": activations.CASES,
@@ -16,6 +16,7 @@ GROUPS = {
     "optimizers": optimizers.CASES,
     "models": models.CASES,
     "keras_io": keras_io.CASES,
+    "tracking": tracking.CASES,
 }
 
 # group -> section title in the report
@@ -26,6 +27,10 @@ TITLES = {
     "optimizers": f"4. Optimizers: {optimizers.STEPS}-step trajectories, weights and slots",
     "models": "5. Whole models: predictions, loss, gradients, and training side by side",
     "keras_io": "6. scratchnet.keras_io: to_keras / from_keras round trips",
+    "tracking": (
+        f"7. float32 that tracks TF: {tracking.STEPS} train_on_batch steps of the classic CNN, "
+        "every optimizer at Keras' defaults, norm-wise over all weights"
+    ),
 }
 
 CASES = [case for cases in GROUPS.values() for case in cases]
