@@ -641,7 +641,7 @@ class Adagrad(Optimizer):
 
 
 class Adadelta(Optimizer):
-    r"""Adadelta: the step is scaled by the RMS of *past* steps over the RMS of gradients.
+    r"""Adadelta: the gradient scaled by the RMS of past updates :math:`\Delta` over the RMS of gradients.
 
     .. math::
         E_{g} &\leftarrow \rho E_{g} + (1 - \rho) g^2 \\
@@ -652,7 +652,11 @@ class Adadelta(Optimizer):
 
     Zeiler, "ADADELTA: An Adaptive Learning Rate Method" (2012), Algorithm 1. The
     paper has no learning rate (:math:`\eta = 1`); Keras' default is 0.001, at which
-    Adadelta barely moves: say which :math:`\eta` a comparison used. PyTorch's
+    Adadelta barely moves: say which :math:`\eta` a comparison used. :math:`E_\Delta`
+    accumulates the *unscaled* :math:`\Delta`, while the step taken is :math:`\eta\Delta`:
+    only for :math:`\eta = 1` is :math:`\sqrt{E_\Delta + \epsilon}` the RMS of past
+    steps (the paper's reading, which gives Adadelta its "units" argument); for any
+    other :math:`\eta` it is the RMS of past steps divided by :math:`\eta`. PyTorch's
     default is :math:`\eta = 1`, :math:`\rho = 0.9`, :math:`\epsilon = 10^{-6}`.
     Slots: ``e_g2`` (:math:`E_g`), ``e_delta2`` (:math:`E_\Delta`).
     """
