@@ -7,7 +7,16 @@ list, so they cannot drift.
 
 from __future__ import annotations
 
-from parity.cases import activations, keras_io, layers, losses, models, optimizers, tracking
+from parity.cases import (
+    activations,
+    fit,
+    keras_io,
+    layers,
+    losses,
+    models,
+    optimizers,
+    tracking,
+)
 
 GROUPS = {
     "activations": activations.CASES,
@@ -17,6 +26,7 @@ GROUPS = {
     "models": models.CASES,
     "keras_io": keras_io.CASES,
     "tracking": tracking.CASES,
+    "fit": fit.CASES,
 }
 
 # group -> section title in the report
@@ -30,6 +40,10 @@ TITLES = {
     "tracking": (
         f"7. float32 that tracks TF: {tracking.STEPS} train_on_batch steps of the classic CNN, "
         "every optimizer at Keras' defaults, norm-wise over all weights"
+    ),
+    "fit": (
+        f"8. fit: {fit.EPOCHS} epochs with a short last batch, validation_split / validation_data, "
+        "every History value and the final weights"
     ),
 }
 

@@ -14,7 +14,11 @@ float64 themselves drift 1.2e-6 apart on one draw).
 Measured: the norm-wise relative distance over all weights (kernels and biases
 concatenated), :math:`\|w_{\text{scratchnet}} - w_{\text{Keras32}}\| / \|w_{\text{Keras32}}\|`,
 next to Keras' own float32 error :math:`\|w_{\text{Keras32}} - w_{\text{Keras64}}\| / \|w_{\text{Keras64}}\|`.
-Both must stay within ``NORMWISE`` = 1e-6. This holds because in float32 scratchnet's
+The first must stay within ``NORMWISE`` = 1e-6 plus twice the second (the
+suite's float32 rule: a result as accurate as TF's own passes). The allowance
+matters only on chaotic draws: on this suite's draw every optimizer's distance
+is below 6e-7 (Nadam; most are near 1e-7), while Keras' own float32 error
+reaches 3.8e-5 (amsgrad: a ReLU unit flips). This holds because in float32 scratchnet's
 optimizers round their hyperparameters and compute their scalar coefficients as
 TF does (``scratchnet.optimizers`` module docstring). Measured on one draw
 (seed 1): Adam 1.3e-7 from Keras float32 (Keras' own float32 error 2.5e-7);
@@ -99,29 +103,19 @@ REASON = (
     f"Compared norm-wise (‖Δw‖/‖w‖ over all weights after {STEPS} train_on_batch steps), not "
     "entry by entry: training amplifies one-ulp differences of single entries (ReLU units "
     f"near 0), while the norm-wise distance measures the trajectory. The bound {NORMWISE:g} "
-    "is what Keras float32 keeps from Keras float64 on the same run (also checked)."
+    "is what Keras float32 typically keeps from Keras float64 on the same run; twice that "
+    "distance (TF's own float32 error) is allowed on top, as for every float32 row."
 )
 
 
 def _case(ident, keras_name, params, source):
     def run(dtype, rng):
         ours, theirs = run_tracking(ident, keras_name, params, rng, source)
-        return [
-            Comparison(
-                "‖w − w_Keras32‖/‖w_Keras32‖ (scratchnet float32)",
-                ours,
-                0.0,
-                "normwise",
-                check_dtype=False,
-            ),
-            Comparison(
-                "‖w_Keras32 − w_Keras64‖/‖w_Keras64‖ (TF's own float32 error)",
-                theirs,
-                0.0,
-                "normwise",
-                check_dtype=False,
-            ),
-        ]
+        label = (
+            f"‖w − w_Keras32‖/‖w_Keras32‖ (Keras' own float32 error ‖w_Keras32 − "
+            f"w_Keras64‖/‖w_Keras64‖ = {theirs:.2e})"
+        )
+        return [Comparison(label, ours, 0.0, "normwise", check_dtype=False, expected64=theirs)]
 
     args = ", ".join(
         f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
@@ -137,6 +131,7 @@ def _case(ident, keras_name, params, source):
         kinds=("normwise",),
         tolerances={"float32": {"normwise": Tolerance(0.0, NORMWISE)}},
         reason=REASON,
+        tf32_allowance=True,
     )
 
 
