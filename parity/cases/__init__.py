@@ -15,6 +15,7 @@ from parity.cases import (
     losses,
     models,
     optimizers,
+    references,
     tracking,
 )
 
@@ -27,6 +28,7 @@ GROUPS = {
     "keras_io": keras_io.CASES,
     "tracking": tracking.CASES,
     "fit": fit.CASES,
+    "references": references.CASES,
 }
 
 # group -> section title in the report
@@ -45,6 +47,7 @@ TITLES = {
         f"8. fit: {fit.EPOCHS} epochs with a short last batch, validation_split / validation_data, "
         "every History value and the final weights"
     ),
+    "references": "9. Independent references: the max-pool tie rule, decided by TF",
 }
 
 CASES = [case for cases in GROUPS.values() for case in cases]
