@@ -426,6 +426,13 @@ class Adam(Optimizer):
     :math:`\epsilon_{\text{alg1}} = \hat\epsilon/\sqrt{1-\beta_2^t}`. PyTorch implements
     Algorithm 1 (default :math:`\epsilon = 10^{-8}`); Keras' default :math:`\hat\epsilon`
     is :math:`10^{-7}`. Slots: ``m``, ``v`` (and ``v_hat`` with amsgrad).
+
+    Precision, as Keras: :math:`\alpha_t` is computed in the variable's dtype from
+    :math:`\mathrm{float32}(\eta)` and the powers :math:`\mathrm{float32}(\beta)^t` in a
+    float32 run, while the moment updates take :math:`1 - \beta` from the Python
+    floats (then rounded to float32), because that is how Keras writes each line.
+    In float32, :math:`1 - \mathrm{float32}(0.999)` is 1.3e-5 relative off ``1 - 0.999``:
+    the bias correction is where the float32 handling shows.
     """
 
     def __init__(
@@ -789,6 +796,8 @@ class Adamax(Optimizer):
     :math:`\epsilon` (Keras adds 1e-7 to :math:`u`, PyTorch adds 1e-8 inside the max:
     :math:`\max(\beta_2 u, |g| + \epsilon)`). Keras writes the first line as
     :math:`m \leftarrow m + (g - m)(1 - \beta_1)`. Never squares :math:`g`. Slots: ``m``, ``u``.
+    In float32 the bias correction :math:`1 - \beta_1^t` uses
+    :math:`\mathrm{float32}(\beta_1)^t` computed in float32, as Keras does.
     """
 
     def __init__(
