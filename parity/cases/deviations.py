@@ -10,8 +10,9 @@ DEVIATIONS: list[tuple[str, str]] = [
         "0.8999999761581421): the learning rate and weight decay are float32 "
         "variables, Adam/AdamW/Adamax use float32(β1), float32(β2) in their "
         "bias-correction powers, SGD float32(momentum), Nadam float32(β1, β2, 0.96) "
-        "everywhere (so Nadam's 1 - β2 is off by 1.3e-5 relative even in float32 runs). "
-        "scratchnet keeps the value the user wrote. The optimizer rows with such values "
+        "everywhere (so Keras' Nadam 1 - β2 is 1.3e-5 relative off 1 - 0.999). In float64 "
+        "scratchnet keeps the value the user wrote (in float32 it rounds as TF does, see "
+        "below). The float64 optimizer rows with such values "
         "(the defaults 0.001, 0.9, 0.999, 0.004, and every Nadam row) carry a looser "
         "tolerance; the rows with float32-representable values (0.5, 0.875, 0.9375, "
         "0.0078125, ...) are held to 1e-9 / 1e-12.",
