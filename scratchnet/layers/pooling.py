@@ -303,8 +303,8 @@ class MaxPooling2D(_Pooling2D):
     cell equals y and no earlier offset did (``max_pool2d_backward``).
 
     TF deviation: a window with tied maxima sends its whole gradient to the
-    first one in row-major order (the max is not differentiable there; TF picks
-    this subgradient, and so does this layer).
+    first one in row-major order (the max is not differentiable there; TF's CPU
+    kernel picks this subgradient, GPU kernels need not, and this layer does).
 
     Reference: CS231n notes, "Pooling layer"; Dumoulin & Visin (2016) §3.
     """
