@@ -28,6 +28,14 @@ def ref_sgd(th, g, s, t, lr=0.01, momentum=0.0, nesterov=False):
 
 
 def ref_adam(th, g, s, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False):
+    """Kingma & Ba (2015), Algorithm 1: m̂ = m/(1 − β1ᵗ), v̂ = v/(1 − β2ᵗ), θ − η m̂/(√v̂ + ε).
+
+    Keras-specific differences, applied explicitly here:
+    * Keras' ε is the "ε̂" of the paper's §2 remark, added to √v before the bias correction:
+      Algorithm 1's ε = ε̂ / √(1 − β2ᵗ);
+    * amsgrad (Reddi, Kale & Kumar 2018, v̂ ← max(v̂, v)) keeps Adam's bias corrections,
+      which the AMSGrad paper drops.
+    """
     s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
     s["v"] = beta_2 * s.get("v", 0.0) + (1 - beta_2) * g**2
     v = s["v"]
@@ -90,6 +98,10 @@ def ref_nadam(th, g, s, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, dec
 
 
 def ref_adamax(th, g, s, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """Kingma & Ba (2015), Algorithm 2: u ← max(β2 u, |g|), θ − η/(1 − β1ᵗ) · m/u.
+
+    Keras-specific difference, applied explicitly: ε is added to u (the paper has none).
+    """
     s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
     s["u"] = np.maximum(beta_2 * s.get("u", 0.0), np.abs(g))
     return th - lr / (1 - beta_1**t) * s["m"] / (s["u"] + epsilon)
