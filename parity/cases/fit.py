@@ -34,8 +34,7 @@ import numpy as np
 
 from parity import _data
 from parity._harness import Case, Comparison, Tolerance
-from parity._tf import tf_keras
-from parity.cases.models import TRAINING_OPTIMIZERS, _keras_loss, build_pair
+from parity.cases.models import TRAINING_OPTIMIZERS, _compile_keras, build_pair, keras_floatx
 from parity.cases.tracking import normwise
 
 EPOCHS = 2
@@ -47,23 +46,11 @@ NORMWISE_32 = 1e-6
 
 
 def _keras_fit(keras_model, keras_name, params, dtype, x, y, batch_size, **fit_kwargs):
-    tf, keras = tf_keras()
-    floatx = keras.config.floatx()
-    keras.config.set_floatx(dtype)
-    try:
-        keras_model.compile(
-            optimizer=getattr(keras.optimizers, keras_name)(**params),
-            loss=_keras_loss(dtype),
-            metrics=["accuracy"],
-            jit_compile=False,
-            run_eagerly=False,
-            steps_per_execution=1,
-        )
+    _compile_keras(keras_model, keras_name, params, dtype, metrics=["accuracy"])
+    with keras_floatx(dtype):  # the metrics and the data adapter follow floatx
         return keras_model.fit(
             x, y, batch_size=batch_size, epochs=EPOCHS, shuffle=False, verbose=0, **fit_kwargs
         ).history
-    finally:
-        keras.config.set_floatx(floatx)
 
 
 def run_fit(scratch_name, keras_name, params, validation, dtype, rng):
