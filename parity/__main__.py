@@ -114,6 +114,16 @@ def render(results, *, versions, notes, seconds, seed, selection, strictness=())
         "so a scratchnet result at least as accurate as TF's passes (TF's float32 tanh-form",
         "GELU gradient is 0.0 at x = −4.95, where the exact value and scratchnet's float32",
         "give −2.06e-6).",
+        "`normwise` rows (sections 7 and 8, float32) compare a whole training run by",
+        "`‖w − w_TF‖ / ‖w_TF‖` over all weights: training amplifies one-ulp differences of",
+        "single entries, while the norm-wise distance measures the trajectory.",
+        "",
+        "Optimizer hyperparameters, a documented choice: **in float32** scratchnet rounds",
+        "the learning rate, β1, β2, ε (and Nadam's 0.96) to float32 and computes the scalar",
+        "coefficients (bias-correction powers float32(β)^t, Adam's α_t, Nadam's u_t and Π_t)",
+        "in float32, as TF does, so float32 training tracks Keras float32 (section 8);",
+        "**in float64** it keeps the exact Python constants, where Keras still rounds some of",
+        "them through float32 (the float64 rows with such values carry a stated tolerance).",
         "",
     ]
     by_group: dict[str, list] = {}

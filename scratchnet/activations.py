@@ -127,6 +127,11 @@ def sigmoid(x):
     Derivative: :math:`σ'(x) = e^{-x}/(1 + e^{-x})^2 = σ(x)(1 - σ(x)) = y(1 - y)`.
       Index form:  ∂y_i/∂x_k = δ_ik y_k (1 - y_k),  so  dx_k = dy_k y_k (1 - y_k).
       Matrix form: dx = dy ⊙ y ⊙ (1 - y).
+    In the right tail y(1 - y) cancels: 1 - y keeps 1e-16/e^{-x} of relative
+    accuracy (1e-10 at x = 14, nothing once y rounds to 1 at x ≈ 37), while
+    σ' = e^{-x} is still a good float out to x ≈ 745. σ' is even, so the
+    backward computes it from x as :math:`z/(1 + z)^2`, :math:`z = e^{-|x|}`: full
+    relative accuracy on both tails (``tests/test_activation_tails.py``).
 
     Reference: Goodfellow et al., *Deep Learning*, §3.10 and §6.2.2.2.
 
@@ -143,10 +148,11 @@ def sigmoid(x):
 
 
 def sigmoid_backward(x, y, dy):
-    r"""VJP of ``sigmoid``: ``dx = dy ⊙ y ⊙ (1 - y)``."""
+    r"""VJP of ``sigmoid``: ``dx = dy ⊙ y ⊙ (1 - y)``, computed as ``dy ⊙ z/(1 + z)²``, z = e^{-|x|} (no cancellation)."""
     x, y, dy = _vjp_inputs(x, y, dy)
     with np.errstate(under="ignore"):
-        return dy * y * (1 - y)
+        z = np.exp(-np.abs(x))  # (same shape as x), in (0, 1]
+        return dy * (z / ((1 + z) * (1 + z)))
 
 
 def tanh(x):
@@ -157,6 +163,10 @@ def tanh(x):
     Derivative: :math:`\tanh' x = 1 - \tanh^2 x = 1 - y^2`.
       Index form:  ∂y_i/∂x_k = δ_ik (1 - y_k²),  so  dx_k = dy_k (1 - y_k²).
       Matrix form: dx = dy ⊙ (1 - y ⊙ y).
+    In the tails 1 - y² cancels (3e-8 relative error at |x| = 10, all digits
+    gone once y rounds to ±1 at |x| ≈ 19), so the backward computes the same
+    :math:`1 - \tanh^2 x = \mathrm{sech}^2 x = 4z/(1 + z)^2`, :math:`z = e^{-2|x|}`,
+    from x: full relative accuracy out to |x| ≈ 370.
 
     Reference: LeCun, Bottou, Orr & Müller, "Efficient BackProp" (1998).
 
@@ -169,10 +179,11 @@ def tanh(x):
 
 
 def tanh_backward(x, y, dy):
-    r"""VJP of ``tanh``: ``dx = dy ⊙ (1 - y²)``."""
+    r"""VJP of ``tanh``: ``dx = dy ⊙ (1 - y²)``, computed as ``dy ⊙ 4z/(1 + z)²``, z = e^{-2|x|} (no cancellation)."""
     x, y, dy = _vjp_inputs(x, y, dy)
-    with np.errstate(under="ignore"):  # y² of a tiny y
-        return dy * (1 - y * y)
+    with np.errstate(under="ignore"):  # e^{-2|x|} of a huge |x|
+        z = np.exp(-2 * np.abs(x))  # (same shape as x), in (0, 1]
+        return dy * (4 * z / ((1 + z) * (1 + z)))
 
 
 def relu(x):
@@ -245,8 +256,10 @@ def elu(x, alpha=1.0):
     positive x (``np.where`` evaluates both branches).
 
     Derivative: :math:`f'(x) = 1` if :math:`x > 0`, else :math:`α e^{x} = f(x) + α`.
-      Index form:  ∂y_i/∂x_k = δ_ik (1 if x_k > 0 else y_k + α).
-      Matrix form: dx = dy ⊙ where(x > 0, 1, y + α).
+      Index form:  ∂y_i/∂x_k = δ_ik (1 if x_k > 0 else α e^{x_k}).
+      Matrix form: dx = dy ⊙ where(x > 0, 1, α e^{min(x, 0)}).
+    The cached-output form y + α cancels in the left tail (y → -α: 2e-3
+    relative error at x = -30), so the backward takes :math:`α e^{x}` from x.
     Kink: TensorFlow gives elu'(0) = α (so 1 at the default α = 1, where ELU
     is differentiable): Keras computes ``where(x > 0, elu(x), α·elu(x))``, so
     at 0 the gradient comes from the negative branch, α·e⁰.
@@ -269,11 +282,12 @@ def elu(x, alpha=1.0):
 
 
 def elu_backward(x, y, dy, alpha=1.0):
-    r"""VJP of ``elu``: ``dx = dy ⊙ where(x > 0, 1, y + α)`` (α at x = 0, as TF)."""
+    r"""VJP of ``elu``: ``dx = dy ⊙ where(x > 0, 1, α e^x)`` (α at x = 0, as TF)."""
     x, y, dy = _vjp_inputs(x, y, dy)
     alpha = number("alpha", alpha)
     with np.errstate(under="ignore"):
-        return np.where(x > 0, dy, dy * (y + alpha))
+        negative = dy * (alpha * np.exp(np.minimum(x, 0)))  # α e^x, finite for every x
+        return np.where(x > 0, dy, negative)
 
 
 def selu(x):
@@ -285,8 +299,10 @@ def selu(x):
     ``expm1(min(x, 0))``, as in ``elu``.
 
     Derivative: :math:`f'(x) = λ` if :math:`x \ge 0`, else :math:`λ α e^{x} = f(x) + λα`.
-      Index form:  ∂y_i/∂x_k = δ_ik (λ if x_k ≥ 0 else y_k + λα).
-      Matrix form: dx = dy ⊙ where(x < 0, y + λα, λ).
+      Index form:  ∂y_i/∂x_k = δ_ik (λ if x_k ≥ 0 else λα e^{x_k}).
+      Matrix form: dx = dy ⊙ where(x < 0, λα e^{x}, λ).
+    As in ``elu``, the backward takes :math:`λα e^{x}` from x: y + λα cancels in
+    the left tail.
     Kink: f is not differentiable at 0 (left slope λα ≈ 1.76, right slope λ);
     TensorFlow's kernel takes the positive branch there, selu'(0) = λ, and so
     does this (unlike ``elu``, whose gradient at 0 comes from the negative branch).
@@ -306,10 +322,11 @@ def selu(x):
 
 
 def selu_backward(x, y, dy):
-    r"""VJP of ``selu``: ``dx = dy ⊙ where(x < 0, y + λα, λ)`` (λ at x = 0, as TF)."""
+    r"""VJP of ``selu``: ``dx = dy ⊙ where(x < 0, λα e^x, λ)`` (λ at x = 0, as TF)."""
     x, y, dy = _vjp_inputs(x, y, dy)
     with np.errstate(under="ignore"):
-        return np.where(x < 0, dy * (y + SELU_SCALE * SELU_ALPHA), SELU_SCALE * dy)
+        negative = dy * ((SELU_SCALE * SELU_ALPHA) * np.exp(np.minimum(x, 0)))  # λα e^x
+        return np.where(x < 0, negative, SELU_SCALE * dy)
 
 
 def gelu(x, approximate=False):

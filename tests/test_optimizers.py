@@ -9,6 +9,7 @@ from scratchnet import optimizers as opt
 
 STEPS = 12
 SCALES = [1.0, 1e-3, 1e-6]
+RTOL64 = 1e-12  # float64 displacement, reference vs optimizer: a few ulps per step over 12 steps
 
 
 # --------------------------------------------------------------------------- reference implementations
@@ -21,10 +22,20 @@ def ref_sgd(th, g, s, t, lr=0.01, momentum=0.0, nesterov=False):
     if momentum == 0:
         return th - lr * g
     s["m"] = momentum * s.get("m", 0.0) - lr * g
-    return th + momentum * s["m"] - lr * g if nesterov else th + s["m"]
+    # θ + (μm − ηg): the step first, then added to θ (at gradient scale 1e-6 the step is ~1e-8,
+    # and (θ + μm) − ηg would round the step against θ's ulps)
+    return th + (momentum * s["m"] - lr * g) if nesterov else th + s["m"]
 
 
 def ref_adam(th, g, s, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False):
+    """Kingma & Ba (2015), Algorithm 1: m̂ = m/(1 − β1ᵗ), v̂ = v/(1 − β2ᵗ), θ − η m̂/(√v̂ + ε).
+
+    Keras-specific differences, applied explicitly here:
+    * Keras' ε is the "ε̂" of the paper's §2 remark, added to √v before the bias correction:
+      Algorithm 1's ε = ε̂ / √(1 − β2ᵗ);
+    * amsgrad (Reddi, Kale & Kumar 2018, v̂ ← max(v̂, v)) keeps Adam's bias corrections,
+      which the AMSGrad paper drops.
+    """
     s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
     s["v"] = beta_2 * s.get("v", 0.0) + (1 - beta_2) * g**2
     v = s["v"]
@@ -62,19 +73,35 @@ def ref_adadelta(th, g, s, t, lr=0.001, rho=0.95, epsilon=1e-7):
     return th + lr * delta
 
 
-def ref_nadam(th, g, s, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    def u(i):
-        return beta_1 * (1 - 0.5 * 0.96**i)
+def ref_nadam(th, g, s, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, decay_steps=1):
+    """Dozat (2016), Nadam in its paper form: ĝ, m̂, m̄ and the momentum schedule μ_t.
 
-    pi_t = math.prod(u(i) for i in range(1, t + 1))
+    μ_t = β1 (1 − ½ · 0.96^(t / decay_steps)); the paper (and tf.keras 2.x, PyTorch) has
+    decay_steps = 250. Keras-specific differences, applied explicitly here:
+    * Keras 3 uses decay_steps = 1 (``0.96**t``), the default of this reference;
+    * the first moment is an EMA with the constant β1 (Keras and tf.keras alike);
+    * ε is added to √v̂ (as the paper), with Keras' default 1e-7.
+    """
+
+    def mu(i):
+        return beta_1 * (1 - 0.5 * 0.96 ** (i / decay_steps))
+
+    prod_t = math.prod(mu(i) for i in range(1, t + 1))  # Π_{i≤t} μ_i, from scratch
+    prod_next = prod_t * mu(t + 1)  # Π_{i≤t+1} μ_i
+    g_hat = g / (1 - prod_t)
     s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
+    m_hat = s["m"] / (1 - prod_next)
     s["v"] = beta_2 * s.get("v", 0.0) + (1 - beta_2) * g**2
-    m_hat = u(t + 1) * s["m"] / (1 - pi_t * u(t + 1)) + (1 - u(t)) * g / (1 - pi_t)
     v_hat = s["v"] / (1 - beta_2**t)
-    return th - lr * m_hat / (np.sqrt(v_hat) + epsilon)
+    m_bar = (1 - mu(t)) * g_hat + mu(t + 1) * m_hat
+    return th - lr * m_bar / (np.sqrt(v_hat) + epsilon)
 
 
 def ref_adamax(th, g, s, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """Kingma & Ba (2015), Algorithm 2: u ← max(β2 u, |g|), θ − η/(1 − β1ᵗ) · m/u.
+
+    Keras-specific difference, applied explicitly: ε is added to u (the paper has none).
+    """
     s["m"] = beta_1 * s.get("m", 0.0) + (1 - beta_1) * g
     s["u"] = np.maximum(beta_2 * s.get("u", 0.0), np.abs(g))
     return th - lr / (1 - beta_1**t) * s["m"] / (s["u"] + epsilon)
@@ -199,7 +226,7 @@ def test_matches_equations(case, scale):
     thetas, grad_seq = _problem(0, scale)
     actual = _run(cls(**kwargs), thetas, grad_seq)
     expected = ref_run(rule, hyper, thetas, grad_seq)
-    _assert_displacement_close(actual, expected, thetas, rtol=1e-6)
+    _assert_displacement_close(actual, expected, thetas, rtol=RTOL64)
 
 
 @pytest.mark.parametrize(
@@ -211,7 +238,7 @@ def test_matches_equations_with_clipping(case, clip):
     thetas, grad_seq = _problem(1, 2.0)  # large enough that every clip is active at first
     actual = _run(cls(**kwargs, **{clip[0]: clip[1]}), thetas, grad_seq)
     expected = ref_run(rule, hyper, thetas, grad_seq, clip=clip)
-    _assert_displacement_close(actual, expected, thetas, rtol=1e-6)
+    _assert_displacement_close(actual, expected, thetas, rtol=RTOL64)
     unclipped = _run(cls(**kwargs), thetas, grad_seq)
     # the clip did something
     assert not np.allclose(actual[0] - thetas[0], unclipped[0] - thetas[0], rtol=1e-3, atol=0)
@@ -239,7 +266,8 @@ def test_decoupled_weight_decay(cls, kwargs, rule, hyper, scale):
     actual = _run(o, thetas, grad_seq)
     lr, wd = o.learning_rate, o.weight_decay
     expected = ref_run(rule, {"lr": lr, **hyper}, thetas, grad_seq, weight_decay=wd)
-    _assert_displacement_close(actual, expected, thetas, rtol=1e-6)
+    # the reference decays as θ(1 − λη), Keras as θ − θλη: one rounding of θ apart per step
+    _assert_displacement_close(actual, expected, thetas, rtol=1e-10)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -435,6 +463,18 @@ FLAG_PAIRS = [
 def test_each_flag_changes_the_trajectory(a, b):
     thetas, grad_seq = _problem(4, 1.0)
     assert not np.array_equal(_run(a, thetas, grad_seq)[0], _run(b, thetas, grad_seq)[0])
+
+
+def test_nadam_schedule_is_keras3s_not_the_papers():
+    # Keras 3's 0.96**t against the paper's (and tf.keras 2.x's, PyTorch's) 0.96**(t/250):
+    # scratchnet follows the first, and the two differ by far more than rounding.
+    thetas, grad_seq = _problem(7, 1.0)
+    ours = _run(opt.Nadam(learning_rate=0.05), thetas, grad_seq)
+    keras3 = ref_run(ref_nadam, {"lr": 0.05}, thetas, grad_seq)
+    paper = ref_run(ref_nadam, {"lr": 0.05, "decay_steps": 250}, thetas, grad_seq)
+    _assert_displacement_close(ours, keras3, thetas, rtol=RTOL64)
+    step_ours, step_paper = ours[0] - thetas[0], paper[0] - thetas[0]
+    assert np.max(np.abs(step_ours - step_paper)) > 1e-3 * np.max(np.abs(step_ours))
 
 
 def test_learning_rate_is_a_settable_float():

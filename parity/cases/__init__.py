@@ -7,7 +7,18 @@ list, so they cannot drift.
 
 from __future__ import annotations
 
-from parity.cases import activations, keras_io, layers, losses, models, optimizers, scripts
+from parity.cases import (
+    activations,
+    fit,
+    keras_io,
+    layers,
+    losses,
+    models,
+    optimizers,
+    references,
+    scripts,
+    tracking,
+)
 
 GROUPS = {
     "activations": activations.CASES,
@@ -17,6 +28,9 @@ GROUPS = {
     "models": models.CASES,
     "keras_io": keras_io.CASES,
     "scripts": scripts.CASES,
+    "tracking": tracking.CASES,
+    "fit": fit.CASES,
+    "references": references.CASES,
 }
 
 # group -> section title in the report
@@ -28,6 +42,15 @@ TITLES = {
     "models": "5. Whole models: predictions, loss, gradients, and training side by side",
     "keras_io": "6. scratchnet.keras_io: to_keras / from_keras round trips",
     "scripts": "7. Keras-style scripts, imports changed only: test accuracy under Keras and scratchnet",
+    "tracking": (
+        f"8. float32 that tracks TF: {tracking.STEPS} train_on_batch steps of the classic CNN, "
+        "every optimizer at Keras' defaults, norm-wise over all weights"
+    ),
+    "fit": (
+        f"9. fit: {fit.EPOCHS} epochs with a short last batch, validation_split / validation_data, "
+        "every History value and the final weights"
+    ),
+    "references": "10. Independent references: the max-pool tie rule, decided by TF",
 }
 
 CASES = [case for cases in GROUPS.values() for case in cases]

@@ -30,6 +30,8 @@ everywhere.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from parity import _data
@@ -164,7 +166,19 @@ def _forward_case(arch: str, source: str):
     return Case("models", f"{arch}: predictions, loss, gradients ({data})", run, needs=needs)
 
 
-def _compile_keras(keras_model, optimizer: str, params: dict, dtype: str) -> None:
+@contextlib.contextmanager
+def keras_floatx(dtype: str):
+    """Keras' ``floatx()`` set to ``dtype`` inside the block, restored after."""
+    _, keras = tf_keras()
+    floatx = keras.config.floatx()
+    keras.config.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(floatx)
+
+
+def _compile_keras(keras_model, optimizer: str, params: dict, dtype: str, metrics=None) -> None:
     """``compile`` with every setting explicit: no XLA (it reorders float sums), one step per call.
 
     Keras' loss tracker (the ``Mean`` metric that ``train_on_batch``/``evaluate``
@@ -172,18 +186,15 @@ def _compile_keras(keras_model, optimizer: str, params: dict, dtype: str) -> Non
     here, or every reported float64 loss would be rounded to float32.
     """
     _, keras = tf_keras()
-    floatx = keras.config.floatx()
-    keras.config.set_floatx(dtype)
-    try:
+    with keras_floatx(dtype):
         keras_model.compile(
             optimizer=getattr(keras.optimizers, optimizer)(**params),
             loss=_keras_loss(dtype),
+            metrics=metrics,
             jit_compile=False,
             run_eagerly=False,
             steps_per_execution=1,
         )
-    finally:
-        keras.config.set_floatx(floatx)
 
 
 def _accuracy(probs, y) -> float:
