@@ -24,7 +24,7 @@ CURVES = (
 def _figure(width, height):
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=100, layout="tight")
 
 
 def _png(fig) -> bytes:

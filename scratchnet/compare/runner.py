@@ -212,15 +212,26 @@ def _drain(progress_queue, advance) -> None:
 
 
 def connect(address: str, timeout: float = 10.0):
-    """A ``distributed.Client`` for the scheduler at ``address``, or a ``CompareError`` at once."""
+    """A ``distributed.Client`` for the scheduler at ``address``, or a ``CompareError`` at once.
+
+    A plain TCP connection is tried first (3 s), so a refused or unroutable
+    address fails in seconds rather than after Dask's connection retries.
+    """
+    import socket
+
     try:
         import distributed
+        from distributed.comm import parse_address
+        from distributed.comm.addressing import parse_host_port
     except ImportError as exc:
         raise CompareError(
             f"--scheduler {address} needs Dask distributed. Install it with "
             'pip install "scratchnet[dask]".'
         ) from exc
     try:
+        protocol, location = parse_address(address)
+        if protocol in ("tcp", "tls"):
+            socket.create_connection(parse_host_port(location), timeout=3).close()
         return distributed.Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as exc:
         raise CompareError(
