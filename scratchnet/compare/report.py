@@ -23,7 +23,6 @@ such ties form a tier; tiers, not single ranks, are the conclusion.
 from __future__ import annotations
 
 import base64
-import math
 
 import numpy as np
 
@@ -83,7 +82,7 @@ def aggregate(results, pairs, backends) -> list[dict]:
     groups = []
     for pair in pairs:
         for backend in backends:
-            runs = [r for r in results if not r.get("error") and f"{r['task']['activation']}+{r['task']['optimizer']}" == pair
+            runs = [r for r in results if not r.get("error") and not r.get("diverged") and f"{r['task']['activation']}+{r['task']['optimizer']}" == pair
                     and r["task"]["backend"] == backend and r["history"]["loss"]]  # fmt: skip
             if not runs:
                 continue
@@ -251,17 +250,6 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
 
 
-def _clean(value):
-    """NaN/Inf → None (a diverged run's losses), recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
 def build(results, settings, out, meta) -> str:
     """Write the report folder; return the summary table (and conclusions) for the terminal."""
     import jinja2
@@ -273,7 +261,8 @@ def build(results, settings, out, meta) -> str:
     rankings = [rank(groups, b) for b in backends]
     sbs = side_by_side(groups, pairs)
     text = conclusions(groups, rankings, sbs, eval_name, n_eval)
-    failed = [{"key": r["key"], "error": r["error"]} for r in results if r.get("error")]
+    failed = [{"key": r["key"], "error": r.get("error") or f"diverged: {r['diverged']}"}
+              for r in results if r.get("error") or r.get("diverged")]  # fmt: skip
     present = [p for p in pairs if any(g["pair"] == p for g in groups)]
 
     figures = {}  # name -> (title, png bytes)
@@ -316,7 +305,7 @@ def build(results, settings, out, meta) -> str:
         (fig_dir / f"{name}.png").write_bytes(png)
 
     public = [{k: v for k, v in g.items() if not k.startswith("_")} for g in groups]
-    payload = _clean({
+    payload = {
         "meta": meta,
         "settings": settings.fingerprint() | {"threads_per_process": settings.threads},
         "evaluation_set": {"name": eval_name, "samples": n_eval},
@@ -330,7 +319,7 @@ def build(results, settings, out, meta) -> str:
              "diagnostics": r["diagnostics"], "wall_time": r.get("wall_time"), "threads": r.get("threads")}
             for r in results if not r.get("error")
         ],
-    })  # fmt: skip
+    }  # fmt: skip
     write_json_atomic(out / "results.json", payload)
 
     env = jinja2.Environment(

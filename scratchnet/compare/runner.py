@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
+import math
 import multiprocessing
 import os
 import queue
@@ -38,9 +39,21 @@ class CompareError(RuntimeError):
 # ---------------------------------------------------------------------------- storage
 
 
+def _finite(value):
+    """NaN/Inf → None, recursively (a diverged run's losses; JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_json_atomic(path: Path, payload) -> None:
-    """Write ``payload`` as JSON to ``path``: temp file in the same folder, fsync, ``os.replace``."""
+    """Write ``payload`` as JSON to ``path`` (NaN/Inf as null): temp file in the same folder, fsync, ``os.replace``."""
     path = Path(path)
+    payload = _finite(payload)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -17,6 +17,7 @@ gradient, accumulated over chunks of ``batch_size`` samples weighted by
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -116,6 +117,7 @@ def train_tensorflow(task, settings, progress=None) -> dict:
         k: [] for k in ("loss", "accuracy", "test_loss", "test_accuracy", "epoch_time", "eval_time")
     }
     full_batch = task.optimizer == "gd"
+    diverged = None
     for epoch, order in enumerate(experiment.epoch_orders(task.seed, len(ytr), settings.epochs)):
         xb, yb = xtr[order], ytr1[order]
         start = time.perf_counter()
@@ -128,6 +130,11 @@ def train_tensorflow(task, settings, progress=None) -> dict:
             ).history  # fmt: skip
             loss, acc = logs["loss"][-1], logs["accuracy"][-1]
         history["epoch_time"].append(time.perf_counter() - start)
+        if not math.isfinite(
+            loss
+        ):  # Keras trains on through NaN; scratchnet stops, so stop here too
+            diverged = f"Loss became {loss} in epoch {epoch + 1} (Keras)."
+            break
         start = time.perf_counter()
         test_loss, test_acc = model.evaluate(xev, yev1, batch_size=1000, verbose=0)
         history["eval_time"].append(time.perf_counter() - start)
@@ -138,4 +145,4 @@ def train_tensorflow(task, settings, progress=None) -> dict:
         if progress is not None:
             progress(task.key, epoch + 1)
     y_pred = np.argmax(model.predict(xev, batch_size=1000, verbose=0), axis=1)
-    return experiment._result(task, history, first_steps, y_pred, yev, eval_idx, {}, None)
+    return experiment._result(task, history, first_steps, y_pred, yev, eval_idx, {}, diverged)
