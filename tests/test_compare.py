@@ -114,6 +114,17 @@ def test_most_confused_names_the_symmetric_pairs():
     assert stats.mean_std([1.0, 3.0]) == pytest.approx((2.0, math.sqrt(2)))
 
 
+def test_results_are_written_atomically_without_nan(tmp_path):
+    path = tmp_path / "run.json"
+    runner.write_json_atomic(path, {"loss": [1.5, float("nan"), float("inf")], "n": 3})
+    assert json.loads(path.read_text()) == {"loss": [1.5, None, None], "n": 3}
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left
+    with pytest.raises(TypeError):
+        runner.write_json_atomic(path, {"bad": object()})
+    assert json.loads(path.read_text())["n"] == 3  # the old file survives a failed write
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
 # ---------------------------------------------------------------------------- bad input
 
 

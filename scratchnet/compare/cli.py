@@ -235,7 +235,7 @@ def plan(pairs, seeds, cv, wanted) -> list[experiment.Task]:
         for s in seeds
         for f in folds
         for a, o in pairs
-        for b in sorted(wanted, reverse=True)  # tensorflow first: its runs take longer
+        for b in sorted(wanted, reverse=True)  # both backends of a pair side by side in time
     ]
 
 
