@@ -297,7 +297,7 @@ def _run(args, command: str) -> int:
     from scratchnet.compare import report, runner
 
     try:
-        results = runner.run(
+        results, reused = runner.run(
             tasks, settings, out, jobs=jobs, client=client, progress=not args.no_progress
         )
     finally:
@@ -313,6 +313,9 @@ def _run(args, command: str) -> int:
         "jobs": jobs if client is None else None,
         "scheduler": args.scheduler,
         "elapsed_s": elapsed,
+        "runs": len(tasks),
+        "reused": reused,
+        "run_wall_time_s": sum(r.get("wall_time") or 0.0 for r in results),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "cpu_count": cores,
     })  # fmt: skip

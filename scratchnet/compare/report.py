@@ -209,9 +209,12 @@ def conclusions(groups, rankings, sbs, eval_name, n_eval) -> list[str]:
             "(McNemar is sharper than comparing intervals, because both models see the same samples)."
         )
     seeds = max((len(g["seeds"]) for g in groups), default=0)
-    if seeds < 2:
+    if seeds < 2 and len(groups) > 1:
         lines.append(
-            "One seed per pair: the spread over initialisations and batch orders is not measured (use --seeds 0,1,2)."
+            "One seed per pair: McNemar compares these particular trained networks on this test set. "
+            "How much a pair's accuracy moves with another initialisation and batch order is not "
+            "measured, so a 'different' verdict is about these networks, not yet about the recipe "
+            "(use --seeds 0,1,2 for mean ± std and a seed-by-seed test)."
         )
     for row in sbs:
         lines.append(

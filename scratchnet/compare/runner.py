@@ -148,8 +148,10 @@ def _thread_env(threads: int):
 # ---------------------------------------------------------------------------- running
 
 
-def run(tasks, settings, out: Path, jobs: int = 1, client=None, progress: bool = True) -> list:
-    """Run ``tasks`` (skipping the finished ones in ``out``); return every result, in task order.
+def run(tasks, settings, out: Path, jobs: int = 1, client=None, progress: bool = True):
+    """Run ``tasks`` (skipping the finished ones in ``out``); return ``(results in task order, reused)``.
+
+    ``reused``: how many results came from an earlier invocation.
 
     ``client``: a ``distributed.Client`` (each task one Dask task, gathered as
     they finish); else ``jobs`` processes (1: this process).
@@ -195,7 +197,7 @@ def run(tasks, settings, out: Path, jobs: int = 1, client=None, progress: bool =
                     finish(_failed(task, exc))
         else:
             _run_pool(todo, settings, jobs, finish, advance)
-    return [results[t.key] for t in tasks if t.key in results]
+    return [results[t.key] for t in tasks if t.key in results], len(done)
 
 
 def _run_pool(todo, settings, jobs, finish, advance) -> None:
