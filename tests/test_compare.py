@@ -125,6 +125,40 @@ def test_results_are_written_atomically_without_nan(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
 
 
+def test_diagnostics_see_dead_relu_and_saturated_sigmoid_units():
+    from scratchnet import activations
+
+    assert experiment.max_derivative(activations.get("sigmoid")) == pytest.approx(0.25)
+    assert experiment.max_derivative(activations.get("tanh")) == pytest.approx(1.0)
+    assert experiment.max_derivative(activations.get("relu")) == 1.0
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 28, 28, 1)).astype("float32")  # pixels in [0, 1)
+    y = experiment.one_hot(rng.integers(0, 10, 16))
+    cases = {  # (activation, conv kernel, conv bias) -> (dead fraction, saturated fraction)
+        ("relu", 0.0, -1.0): (1.0, 1.0),  # z = -1 everywhere: every unit dead
+        ("relu", 0.0, 1.0): (0.0, 0.0),  # z = 1: all alive
+        ("sigmoid", 0.0, 0.0): (0.0, 0.0),  # z = 0: f' at its maximum
+        ("sigmoid", 0.0, 10.0): (0.0, 1.0),  # σ'(10) ≈ 4.5e-5 < 5% of 1/4
+        ("tanh", 0.0, -3.0): (0.0, 1.0),  # tanh'(-3) ≈ 0.0099 < 0.05
+    }
+    for (name, kernel, bias), (dead, saturated) in cases.items():
+        model = experiment.build_model(name, 0)
+        model.compile(optimizer="sgd", loss="categorical_crossentropy")
+        conv = model.layers[0]
+        conv.set_weights(
+            [np.full_like(conv.weights[0], kernel), np.full_like(conv.weights[1], bias)]
+        )
+        layers = experiment.diagnostics(model, x, y, histograms=True)["layers"]
+        assert (layers["conv"]["dead_fraction"], layers["conv"]["saturated_fraction"]) == (
+            dead,
+            saturated,
+        ), name
+        assert layers["conv"]["grad_norm"] >= 0 and "dead_fraction" not in layers["dense"]
+        assert sum(layers["conv"]["activation_hist"]["counts"]) == 16 * 26 * 26 * 32
+        assert layers["dense"]["activation_hist"]["what"] == "logits"
+    assert layers["conv"]["activation_hist"]["what"] == "tanh output"
+
+
 # ---------------------------------------------------------------------------- bad input
 
 
