@@ -60,13 +60,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="activation:optimizer pairs (default: relu:adam,sigmoid:sgd,tanh:momentum,leaky_relu:adam)",
     )
     what.add_argument(
-        "--activations", metavar="A,B,...", help=f"a grid: one of {activation_names()}"
+        "--activations",
+        metavar="A,B,...",
+        help=f"the grid activations x optimizers (default {','.join(GRID_ACTIVATIONS)}); names: {', '.join(activation_names())}",
     )
-    what.add_argument("--optimizers", metavar="X,Y,...", help=f"a grid: one of {optimizer_names()}")
+    what.add_argument(
+        "--optimizers",
+        metavar="X,Y,...",
+        help=f"(default {','.join(GRID_OPTIMIZERS)}); names: {', '.join(optimizer_names())} "
+        "(momentum: SGD 0.9; gd: batch gradient descent)",
+    )
     what.add_argument("--dataset", default="mnist", choices=("mnist", "fashion-mnist"))
     train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--epochs", type=int, default=10, help="(default: 10)")
+    train.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
     train.add_argument(
         "--learning-rate",
         type=float,
