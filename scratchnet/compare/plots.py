@@ -38,6 +38,15 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _epoch_axes(fig, axes, legend_size) -> bytes:
+    """Label the x axes "epoch", add grids and legends; the PNG."""
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=legend_size)
+    return _png(fig)
+
+
 def colour(i: int):
     from matplotlib import colormaps
 
@@ -67,24 +76,17 @@ def side_by_side(pair_groups, eval_name: str) -> bytes:
     """One pair: scratchnet and TensorFlow curves overlaid (loss, accuracy; train and eval)."""
     fig = _figure(10, 3.6)
     axes = fig.subplots(1, 2)
+    panels = ((axes[0], ("loss", "test_loss"), 1), (axes[1], ("accuracy", "test_accuracy"), 100))
     for g in pair_groups:
-        for key, shade in (("loss", 0.45), ("test_loss", 1.0)):
-            y = g["curves"][key]
-            axes[0].plot(np.arange(1, len(y) + 1), y, STYLE[g["backend"]], marker=".", alpha=shade,
-                         color="C0" if g["backend"] == "scratchnet" else "C3",
-                         label=f"{g['backend']} {'train' if key == 'loss' else eval_name}")  # fmt: skip
-        for key, shade in (("accuracy", 0.45), ("test_accuracy", 1.0)):
-            y = 100 * np.asarray(g["curves"][key])
-            axes[1].plot(np.arange(1, len(y) + 1), y, STYLE[g["backend"]], marker=".", alpha=shade,
-                         color="C0" if g["backend"] == "scratchnet" else "C3",
-                         label=f"{g['backend']} {'train' if key == 'accuracy' else eval_name}")  # fmt: skip
+        for ax, keys, scale in panels:
+            for key, shade in zip(keys, (0.45, 1.0), strict=True):  # train faint, eval solid
+                y = scale * np.asarray(g["curves"][key])
+                ax.plot(np.arange(1, len(y) + 1), y, STYLE[g["backend"]], marker=".", alpha=shade,
+                        color="C0" if g["backend"] == "scratchnet" else "C3",
+                        label=f"{g['backend']} {'train' if key == keys[0] else eval_name}")  # fmt: skip
     axes[0].set_title(f"{pair_groups[0]['pair']}: loss")
     axes[1].set_title(f"{pair_groups[0]['pair']}: accuracy (%)")
-    for ax in axes:
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    return _png(fig)
+    return _epoch_axes(fig, axes, legend_size=8)
 
 
 def confusion(pair_groups) -> bytes:
@@ -146,11 +148,7 @@ def dynamics(groups, pairs) -> bytes:
     axes[0].set_title("gradient norm per layer (probe batch)")
     axes[1].set_title("dead units (%): f'(z) = 0 on every probe sample")
     axes[2].set_title("saturated entries (%): f'(z) < 5% of max f'")
-    for ax in axes:
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    return _png(fig)
+    return _epoch_axes(fig, axes, legend_size=7)
 
 
 def activation_functions(names) -> bytes:
