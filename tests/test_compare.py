@@ -350,6 +350,11 @@ def test_rerun_with_the_same_out_skips_finished_runs(small_run, capsys, monkeypa
     (out / "runs" / "tanh+momentum-seed0-test-scratchnet.json").unlink()
     assert main(argv) == 0
     assert calls == ["tanh+momentum-seed0-test-scratchnet"]
+    invocations = json.loads((out / "invocations.json").read_text())
+    assert [i["trained"] for i in invocations] == [2, 0, 1]
+    meta = json.loads((out / "results.json").read_text())["meta"]
+    assert meta["total_elapsed_s"] == pytest.approx(sum(i["elapsed_s"] for i in invocations))
+    assert "over 3 invocations (resumed:" in (out / "report.md").read_text()
     tasks = cli.plan([("relu", "adam"), ("tanh", "momentum")], [0], None, ["scratchnet"])
     same = experiment.Settings(epochs=2, subset=300, threads=7)  # threads do not change results
     assert sorted(runner.load_finished(out, tasks, same)) == sorted(t.key for t in tasks)

@@ -16,6 +16,7 @@ training starts: names, the output folder, TensorFlow, the data set, the schedul
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -246,6 +247,29 @@ def plan(pairs, seeds, cv, wanted) -> list[experiment.Task]:
     ]
 
 
+def _record_invocation(out: Path, elapsed: float, trained: int) -> list[dict]:
+    """Append this invocation (start, seconds until the last run finished, runs trained) to
+    ``<out>/invocations.json``; return them all, so a resumed report can state the total time."""
+    from datetime import datetime, timedelta, timezone
+
+    from scratchnet.compare.runner import write_json_atomic
+
+    path = out / "invocations.json"
+    try:
+        past = json.loads(path.read_text(encoding="utf-8"))
+        past = past if isinstance(past, list) else []
+    except (OSError, ValueError):
+        past = []
+    started = datetime.now(timezone.utc) - timedelta(seconds=elapsed)
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    past.append({
+        "started": started.isoformat(timespec="seconds"), "elapsed_s": elapsed,
+        "trained": trained, "load_average_at_end": load,
+    })  # fmt: skip
+    write_json_atomic(path, past)
+    return past
+
+
 def run(args, argv=()) -> int:
     """``scratchnet compare`` with parsed ``args`` (``argv`` for the record); returns the exit status."""
     try:
@@ -311,6 +335,7 @@ def _run(args, command: str) -> int:
         if client is not None:
             client.close()
     elapsed = time.perf_counter() - start
+    invocations = _record_invocation(out, elapsed, len(tasks) - reused)
     summary = report.build(results, settings, out, meta={
         "command": command.strip(),
         "pairs": [f"{a}+{o}" for a, o in pairs],
@@ -320,6 +345,8 @@ def _run(args, command: str) -> int:
         "jobs": jobs if client is None else None,
         "scheduler": args.scheduler,
         "elapsed_s": elapsed,
+        "invocations": invocations,
+        "total_elapsed_s": sum(i["elapsed_s"] for i in invocations),
         "runs": len(tasks),
         "reused": reused,
         "run_wall_time_s": sum(r.get("wall_time") or 0.0 for r in results),
@@ -327,5 +354,8 @@ def _run(args, command: str) -> int:
         "cpu_count": cores,
     })  # fmt: skip
     print(summary)
-    print(f"Report: {out / 'report.html'} (and report.md, results.json) — {elapsed:.0f} s in all.")
+    took = time.perf_counter() - start
+    print(
+        f"Report: {out / 'report.html'} (and report.md, results.json); this invocation {took:.0f} s."
+    )
     return 1 if any(r.get("error") for r in results) else 0
