@@ -102,12 +102,13 @@ _DATA_CACHE: dict = {}
 def load_dataset(name: str):
     """``(x_train, y_train), (x_test, y_test)``: floats in [0, 1] (N, 28, 28, 1), integer labels (N,).
 
-    Fetched on first use (``load_data(download=True)``); cached per process.
+    Fetched on first use (the public ``load_data(download=True)``); cached per process.
     """
     if name not in _DATA_CACHE:
-        from scratchnet.datasets import store
+        from scratchnet.datasets import fashion_mnist, mnist
 
-        (xtr, ytr), (xte, yte) = store.load(name, download=True)
+        module = {"mnist": mnist, "fashion-mnist": fashion_mnist}[name]
+        (xtr, ytr), (xte, yte) = module.load_data(download=True)
         scale = np.float32(1 / 255)
         _DATA_CACHE[name] = (
             (xtr.reshape(-1, 28, 28, 1).astype(np.float32) * scale, ytr.astype(np.int64)),
