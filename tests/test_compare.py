@@ -255,6 +255,20 @@ def test_tensorflow_backend_without_tensorflow_says_how_to_install(
     assert "running scratchnet alone" in cli.backends(None)[1]
 
 
+def test_missing_report_packages_fail_before_training(tmp_path, capsys, monkeypatch, no_training):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "jinja2" else real(name, *a)
+    )
+    err = _fail(["--out", str(tmp_path), *QUIET], capsys)
+    assert (
+        'The report needs jinja2, which is not installed. Install them with pip install "scratchnet[compare]".'
+        in err
+    )
+
+
 def test_unreachable_scheduler_fails_at_once_with_the_address(tmp_path, capsys, no_training):
     pytest.importorskip("distributed", reason="the dask extra is not installed")
     err = _fail(["--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path), *QUIET], capsys)

@@ -217,6 +217,18 @@ def check_out(out: str) -> Path:
     return path
 
 
+def check_report_packages() -> None:
+    """The report needs matplotlib and jinja2: say so before training, not after it."""
+    import importlib.util
+
+    missing = [m for m in ("matplotlib", "jinja2") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CompareError(
+            f"The report needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+            'not installed. Install them with pip install "scratchnet[compare]".'
+        )
+
+
 def check_data(name: str) -> None:
     """Make sure the data set is in the cache (fetching it on first use), else say how to get it."""
     from scratchnet.datasets import download, store
@@ -293,6 +305,7 @@ def _run(args, command: str) -> int:
             f"--learning-rate: expected a number > 0. Received {args.learning_rate}."
         )
     wanted, note = backends(args.backend)
+    check_report_packages()
     out = check_out(args.out)
     client = None
     if args.scheduler:
