@@ -26,17 +26,9 @@ from scratchnet.compare import experiment
 from scratchnet.compare.runner import CompareError
 
 DEFAULT_PAIRS = (("relu", "adam"), ("sigmoid", "sgd"), ("tanh", "momentum"), ("leaky_relu", "adam"))
-GRID_ACTIVATIONS = (
-    "relu",
-    "sigmoid",
-    "tanh",
-    "leaky_relu",
-)  # a grid's activations when only --optimizers is given
-GRID_OPTIMIZERS = (
-    "adam",
-    "sgd",
-    "momentum",
-)  # ... and its optimizers when only --activations is given
+# A grid's activations when only --optimizers is given, and its optimizers when only --activations is.
+GRID_ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu")
+GRID_OPTIMIZERS = ("adam", "sgd", "momentum")
 DEFAULT_OUT = "compare-out"
 
 

@@ -44,15 +44,12 @@ from scratchnet import activations, callbacks, layers, optimizers
 from scratchnet.models import Sequential, TrainingDivergedError
 
 PROBE = 512  # samples in the diagnostics probe batch
-FIRST_STEPS = (
-    50  # running-mean losses recorded at the start of training, for the side-by-side check
-)
+# Running-mean losses recorded at the start of training, for the side-by-side check.
+FIRST_STEPS = 50
 SATURATION = 0.05  # f'(z) below this share of max f' counts as saturated
 HIST_BINS = 40
-EVAL_BATCH = (
-    64  # scratchnet's inference is fastest in small batches (cache-sized im2col); same numbers
-)
-BACKENDS = ("scratchnet", "tensorflow")
+# scratchnet's inference is fastest in small batches (cache-sized im2col); the numbers are the same.
+EVAL_BATCH = 64
 
 
 @dataclasses.dataclass(frozen=True)
