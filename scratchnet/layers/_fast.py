@@ -50,7 +50,8 @@ machine: ``../shared/reference/performance.md``; ``benchmarks/README.md``).
    Splitting a sum changes its rounding order: results agree with the
    unsplit product to float rounding (the tests' tolerance), not bit for bit.
    ``set_num_threads(n)`` chooses the worker count; the default is
-   ``OMP_NUM_THREADS`` when set, else the CPUs this process may use.
+   ``SCRATCHNET_NUM_THREADS``, else ``OMP_NUM_THREADS`` when set, else the
+   CPUs this process may use.
 
 The cache the backward pass needs is ``ConvCache``.
 """
@@ -111,7 +112,7 @@ _threads_lock = threading.Lock()
 def num_threads() -> int:
     """Worker threads the fast path splits a large product across."""
     if _threads["n"] is None:
-        env = os.environ.get("OMP_NUM_THREADS", "")
+        env = os.environ.get("SCRATCHNET_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS", "")
         if env.isdigit() and int(env) > 0:
             _threads["n"] = int(env)
         else:
