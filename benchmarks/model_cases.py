@@ -15,9 +15,9 @@ the same weights. Backends:
 * ``keras-xla``: the same with ``compile(jit_compile=True)`` (float32 only);
 * ``tf-function`` / ``tf-eager``: a hand-written ``GradientTape`` training
   step on the Keras model's variables, traced into a ``tf.function`` or run eagerly;
-* ``keras-gpu``: Keras ``fit``/``predict`` on the GPU when TF sees one;
-  ``keras-jax-gpu``: Keras 3 on its JAX backend on a GPU, a labelled stand-in
-  where TF cannot use the GPU (``jax_child``).
+* ``keras-gpu``: Keras ``fit``/``predict`` on the GPU when TF sees one.
+  (A Keras-on-JAX stand-in for machines where TF cannot use the GPU is not
+  written yet: benchmarks/README.md, "GPU".)
 
 ``max_diff`` of a training row: after ONE training step (the first batch)
 from the shared initial weights, the largest difference of the model's
@@ -45,7 +45,7 @@ from scratchnet.models import Sequential
 
 MODELS = ("classic", "deeper")
 MODEL_BACKENDS = ("scratchnet", "keras", "keras-xla", "tf-function", "tf-eager")
-GPU_MODEL_BACKENDS = ("keras-gpu", "keras-jax-gpu")
+GPU_MODEL_BACKENDS = ("keras-gpu",)
 
 
 def build_model(name, dtype, seed=0):
@@ -201,9 +201,11 @@ def training_cases(model_name, batch, dtype, steps, tf, wanted, gpu, rounds, kin
                 device,
             )
     what = f"{model_name} fit, batch {batch}" + (" (one epoch)" if kind == "epoch" else "")
+    if "keras" not in keras_models and "tf-eager" in keras_models:
+        what = f"{model_name} train step vs TF eager, batch {batch}"
+    reference = next((b for b in ("keras", "tf-eager") if b in keras_models), None)
     case = Case(
-        model_name, what, kind, batch, dtype, n, backends,
-        reference="keras" if "keras" in keras_models else None,
+        model_name, what, kind, batch, dtype, n, backends, reference=reference,
         rounds=rounds, number=1, warmup=0, note=f"{steps} steps per call on {source} data",
         steps_per_call=steps,
     )  # fmt: skip

@@ -18,6 +18,15 @@ TARGETS = [
 ]
 
 
+def _partner(rows, row, backend):
+    """The row of ``backend`` timed in the same case as ``row`` (same rounds)."""
+    keys = ("family", "case", "kind", "batch", "dtype", "threads", "note")
+    for r in rows:
+        if r["backend"] == backend and all(r[k] == row[k] for k in keys):
+            return r
+    return None
+
+
 def _find(rows, family, kind, batch, busy, dtype, backend, threads="all"):
     for r in rows:
         if (
@@ -48,8 +57,8 @@ def targets(rows, memory):
     """Each target of the issue: measured ratio, spread, met or not (None when not measured)."""
     out = []
     for label, family, kind, batch, busy, goal in TARGETS:
-        sn = _find(rows, family, kind, batch, busy, "float32", "scratchnet")
         ks = _find(rows, family, kind, batch, busy, "float32", "keras")
+        sn = ks and _partner(rows, ks, "scratchnet")
         entry = {"target": label, "goal": f">= {goal}x Keras", "measured": None, "met": None}
         if sn and ks:
             r = ratio(sn, ks)
@@ -71,8 +80,8 @@ def targets(rows, memory):
         )
     for family in ("classic", "deeper"):
         for batch in (32, 128):
-            sn = _find(rows, family, "step", batch, False, "float64", "scratchnet")
             ks = _find(rows, family, "step", batch, False, "float64", "keras")
+            sn = ks and _partner(rows, ks, "scratchnet")
             if sn and ks:
                 out.append(
                     {
@@ -162,7 +171,9 @@ def markdown(result) -> str:
                 spread = f"[{_fmt_time(r['time_p25_s'] * k)}-{_fmt_time(r['time_p75_s'] * k)}]"
                 diff = "" if r["max_diff"] is None else f" Δ {_fmt_diff(r['max_diff'])}"
                 cells.append(f"{_fmt_time(t)} {spread}{diff}")
-            per = " per step" if kind in ("step", "epoch") else ""
+            per = ""
+            if kind in ("step", "epoch"):
+                per = f" per step ({note.split(' steps per call')[0]} steps/call)"
             busy = " (one core busy)" if "one core busy" in note else ""
             lines.append(
                 f"| {case}{busy} | {kind}{per} | {batch if batch else ''} | "
@@ -245,3 +256,28 @@ def plots(result, stem) -> list[str]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def main(argv=None) -> int:
+    """``python -m benchmarks.report RESULTS.json``: rewrite its table and plots from the JSON."""
+    import json
+    import sys
+    from pathlib import Path
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not args[0].endswith(".json"):
+        print(
+            "usage: python -m benchmarks.report benchmarks/results/<machine>-<date>.json",
+            file=sys.stderr,
+        )
+        return 2
+    result = json.loads(Path(args[0]).read_text())
+    stem = args[0][: -len(".json")]
+    Path(f"{stem}.md").write_text(markdown(result))
+    written = [f"{stem}.md", *plots(result, stem)]
+    print("wrote " + ", ".join(written))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
