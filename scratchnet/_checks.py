@@ -85,6 +85,15 @@ def int_tuple(name: str, value, n: int = 2) -> tuple[int, ...]:
     return tuple(int(i) for i in items)
 
 
+def seed(name: str, value) -> int | None:
+    """A seed: None (fresh entropy) or an integer >= 0, as ``np.random.default_rng`` takes."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise invalid(name, "None or a non-negative integer", value)
+    return int(value)
+
+
 def number(name: str, value) -> float:
     """``value`` as a finite Python float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -306,11 +306,12 @@ def selu(x):
     layer with LeCun-normal weights. Negative branch through
     ``expm1(min(x, 0))``, as in ``elu``.
 
-    Derivative: :math:`f'(x) = λ` if :math:`x > 0`, else :math:`λ α e^{x} = f(x) + λα`.
+    Derivative: :math:`f'(x) = λ` if :math:`x \ge 0`, else :math:`λ α e^{x} = f(x) + λα`.
       Index form:  ∂y_i/∂x_k = δ_ik (λ if x_k ≥ 0 else y_k + λα).
       Matrix form: dx = dy ⊙ where(x < 0, y + λα, λ).
-    Kink: TensorFlow's kernel takes the positive branch at 0, selu'(0) = λ
-    (unlike ``elu``, whose gradient at 0 comes from the negative branch).
+    Kink: f is not differentiable at 0 (left slope λα ≈ 1.76, right slope λ);
+    TensorFlow's kernel takes the positive branch there, selu'(0) = λ, and so
+    does this (unlike ``elu``, whose gradient at 0 comes from the negative branch).
 
     Reference: Klambauer, Unterthiner, Mayr & Hochreiter, "Self-Normalizing
     Neural Networks", NeurIPS 2017, arXiv:1706.02515.

@@ -55,6 +55,24 @@ class Callback:
         pass
 
 
+class History(Callback):
+    """What ``fit`` returns: ``history.history`` maps each log name to its per-epoch values.
+
+    ``history.epoch`` lists the (0-based) epochs recorded. A ``fit`` that resumes
+    at ``initial_epoch`` from a loaded model continues the saved record.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
 def _non_negative_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise _checks.invalid(name, "an integer >= 0", value)
@@ -108,7 +126,7 @@ class EarlyStopping(Callback):
         self.min_delta = abs(_checks.number("min_delta", min_delta))
         self.patience = _non_negative_int("patience", patience)
         self.mode = _monitor_mode(monitor, mode)
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = _checks.boolean("restore_best_weights", restore_best_weights)
         self.baseline = None if baseline is None else _checks.number("baseline", baseline)
         self.start_from_epoch = _non_negative_int("start_from_epoch", start_from_epoch)
         self.stopped_epoch = 0
@@ -180,8 +198,8 @@ class ModelCheckpoint(Callback):
         super().__init__()
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
-        self.save_best_only = bool(save_best_only)
-        self.save_weights_only = bool(save_weights_only)
+        self.save_best_only = _checks.boolean("save_best_only", save_best_only)
+        self.save_weights_only = _checks.boolean("save_weights_only", save_weights_only)
         self.mode = _monitor_mode(monitor, mode)
         self.verbose = verbose
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -272,7 +290,7 @@ class CSVLogger(Callback):
         super().__init__()
         self.filename = os.fspath(filename)
         self.separator = separator
-        self.append = bool(append)
+        self.append = _checks.boolean("append", append)
         self._file = None
         self._writer = None
         self._keys = None

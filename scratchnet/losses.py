@@ -40,6 +40,7 @@ this file; ``get`` reads it.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 
@@ -493,6 +494,28 @@ class Loss:
     """
 
     name: str = "loss"
+    # The activation function whose inputs (logits) the ``from_logits=True`` twin of this loss takes.
+    logits_activation: Callable | None = None
+
+    def logits_twin(self, activation, output_rank: int):
+        r"""This loss with ``from_logits=True`` when the predictions are ``activation``'s output; else None.
+
+        Keras' fused path: a cross-entropy on the probabilities of a softmax
+        (sigmoid) over the last axis is computed from the logits :math:`z`
+        instead, with gradient :math:`(\mathrm{softmax}(z) - y)/N`. ``activation`` is
+        the ``ActivationFunction`` the model's output comes from (or None) and
+        ``output_rank`` the rank of one output sample, so a softmax over another
+        axis is not mistaken for one over the classes.
+        """
+        if (
+            self.logits_activation is None
+            or self.from_logits
+            or activation is None
+            or activation.forward is not self.logits_activation
+            or activation.params.get("axis", -1) not in (-1, output_rank)
+        ):
+            return None
+        return type(self).from_config({**self.get_config(), "from_logits": True})
 
     def __call__(self, y_true, y_pred) -> float:
         """The mean loss over the batch, a Python float."""
@@ -535,6 +558,8 @@ class CategoricalCrossentropy(Loss):
     :math:`(\mathrm{softmax}(z) - y)/N`; a model ending in a softmax trains on it
     (as Keras does), not on the clipped probabilities.
     """
+
+    logits_activation = staticmethod(activations.softmax)
 
     def __init__(self, from_logits=False, label_smoothing=0.0, name="categorical_crossentropy"):
         self.from_logits = _checks.boolean("from_logits", from_logits)
@@ -586,6 +611,8 @@ class CategoricalCrossentropy(Loss):
 class SparseCategoricalCrossentropy(Loss):
     r"""Cross-entropy with integer class labels; see ``sparse_categorical_crossentropy``."""
 
+    logits_activation = staticmethod(activations.softmax)
+
     def __init__(self, from_logits=False, name="sparse_categorical_crossentropy"):
         self.from_logits = _checks.boolean("from_logits", from_logits)
         self.name = _checks.non_empty_string("name", name)
@@ -616,6 +643,8 @@ class SparseCategoricalCrossentropy(Loss):
 
 class BinaryCrossentropy(Loss):
     r"""Binary cross-entropy for independent 0/1 targets; see ``binary_crossentropy``."""
+
+    logits_activation = staticmethod(activations.sigmoid)
 
     def __init__(self, from_logits=False, label_smoothing=0.0, name="binary_crossentropy"):
         self.from_logits = _checks.boolean("from_logits", from_logits)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import sys
 
 import numpy as np
@@ -38,44 +37,26 @@ from tqdm.auto import tqdm
 from scratchnet import _checks, config, losses, metrics, optimizers, saving
 from scratchnet import callbacks as callbacks_module
 from scratchnet import layers as layers_module
-
-_MODEL_FORMAT = "scratchnet-model"
-_WEIGHTS_FORMAT = "scratchnet-weights"
+from scratchnet.callbacks import History  # scratchnet.models.History, as before the move
+from scratchnet.layers.base import shape_tuple
 
 
 class TrainingDivergedError(FloatingPointError):
     """The loss or a gradient became NaN or infinite; the update that would have spread it was not applied."""
 
 
-class History(callbacks_module.Callback):
-    """What ``fit`` returns: ``history.history`` maps each log name to its per-epoch values.
-
-    ``history.epoch`` lists the (0-based) epochs recorded. A ``fit`` that resumes
-    at ``initial_epoch`` from a loaded model continues the saved record.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(value)
-
-
 class Sequential:
     r"""A linear stack of layers, trained by backpropagation.
 
     ``Sequential(layers=None, name=None, seed=None)``: ``seed`` drives weight
-    initialisation (and the dropout layers that were given no seed of their own),
-    so the same seed gives the same initial weights bit for bit.
+    initialisation and, on separate streams, the dropout layers that were given
+    no seed of their own, so the same seed gives the same initial weights bit for
+    bit, with or without a Dropout in between.
     """
 
     def __init__(self, layers=None, name: str | None = None, seed: int | None = None):
         self.name = name or "sequential"
-        self.seed = seed
+        self.seed = _checks.seed("seed", seed)
         self.layers: list = []
         self.built = False
         self.input_shape: tuple | None = None
@@ -102,17 +83,21 @@ class Sequential:
         self.layers.append(layer)
 
     def build(self, input_shape) -> None:
-        """Create every layer's weights for samples of ``input_shape`` (without the batch dimension)."""
+        """Create every layer's weights for samples of ``input_shape`` (without the batch dimension).
+
+        The model seed is one ``np.random.SeedSequence``: the weights are drawn from
+        it in layer order (the same bits as ``np.random.default_rng(seed)``), and each
+        layer gets its own spawned child for what it draws while training
+        (``seed_noise``), so a Dropout added or removed changes no initial weight.
+        """
         if not self.layers:
             raise ValueError("Cannot build an empty Sequential model: add a layer first.")
-        shape = tuple(int(d) for d in input_shape)
+        shape = shape_tuple("input_shape", input_shape)
         self.input_shape = shape
-        rng = np.random.default_rng(self.seed)
-        for layer in self.layers:
-            if hasattr(layer, "rng") and getattr(layer, "seed", 0) is None:
-                layer.rng = np.random.default_rng(
-                    rng.integers(2**63)
-                )  # dropout without its own seed
+        seed_seq = np.random.SeedSequence(self.seed)
+        rng = np.random.default_rng(seed_seq)  # weights
+        for layer, noise_seq in zip(self.layers, seed_seq.spawn(len(self.layers)), strict=True):
+            layer.seed_noise(noise_seq)  # dropout masks: a stream apart from the weights'
             if not layer.built:
                 layer.build(shape, rng)
             shape = tuple(layer.compute_output_shape(shape))
@@ -246,20 +231,8 @@ class Sequential:
             ]
 
     def _logits_loss(self):
-        """The from-logits twin of the loss when the last layer ends in softmax/sigmoid (Keras' fused path)."""
-        act = getattr(self.layers[-1], "activation", None)
-        name = getattr(act, "name", None)
-        fusable = {
-            "softmax": (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy),
-            "sigmoid": (losses.BinaryCrossentropy,),
-        }
-        if name not in fusable or not isinstance(self.loss, fusable[name]) or self.loss.from_logits:
-            return None
-        if name == "softmax" and act.params.get("axis", -1) not in (-1, len(self.output_shape)):
-            return None
-        cfg = dict(self.loss.get_config())
-        cfg["from_logits"] = True
-        return type(self.loss).from_config(cfg)
+        """The from-logits twin of the loss when the last layer's activation is the one it fuses with (Keras' fused path)."""
+        return self.loss.logits_twin(self.layers[-1].activation, len(self.output_shape))
 
     # ------------------------------------------------------------------ input checks
     def _check_x(self, x, name: str = "x") -> np.ndarray:
@@ -335,14 +308,14 @@ class Sequential:
         pre-activation: :math:`dz = (\mathrm{softmax}(z) - y)/N` (N, classes),
         or :math:`(σ(z) - y)/(N·K)` for sigmoid + binary cross-entropy.
 
-        :math:`d_0 = \partial L/\partial x` is never used, so a first ``Conv2D``
-        is asked not to compute it (``input_grad=False`` skips its col2im; every
-        parameter gradient is the same bits).
+        :math:`d_0 = \partial L/\partial x` is never used, so a first layer that
+        ``skips_input_grad`` (Conv2D, Dense) is asked not to compute it
+        (``input_grad=False``; every parameter gradient is the same bits).
         """
         first, last = self.layers[0], self.layers[-1]
 
         def backward(layer, grad, **kwargs):
-            if layer is first and isinstance(layer, layers_module.Conv2D):
+            if layer is first and layer.skips_input_grad:
                 kwargs["input_grad"] = False
             return layer.backward(grad, **kwargs)
 
@@ -717,7 +690,7 @@ class Sequential:
     def __call__(self, x, training: bool = False) -> np.ndarray:
         return self._forward(self._check_x(x), training)
 
-    # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ configuration and files
     def get_config(self) -> dict:
         return {
             "name": self.name,
@@ -737,92 +710,17 @@ class Sequential:
             model.build(tuple(cfg["input_shape"]))
         return model
 
-    def _compile_config(self) -> dict | None:
-        if not self.compiled:
-            return None
-        metric_ids = []
-        for m in self._metric_ids:
-            if not isinstance(m, str):  # a Metric, a metric class or one of metrics' functions
-                obj = m if isinstance(m, metrics.Metric) else metrics.get(m)
-                m = {"class_name": type(obj).__name__, "config": obj.get_config()}
-            metric_ids.append(m)
-        return {
-            "optimizer": optimizers.serialize(self.optimizer),
-            "loss": losses.serialize(self.loss),
-            "metrics": metric_ids,
-        }
-
-    def _rng_states(self) -> dict:
-        states = {"fit": None if self._rng is None else self._rng.bit_generator.state}
-        for i, layer in enumerate(self.layers):
-            if isinstance(getattr(layer, "rng", None), np.random.Generator):
-                states[f"layer_{i}"] = layer.rng.bit_generator.state
-        return states
-
     def save(self, path) -> None:
-        """Save architecture, weights, compile settings, optimizer state, RNG states and history to one file.
-
-        No pickle: a zip of ``.npy`` arrays plus a JSON manifest with a sha256 per
-        array, written atomically (see ``scratchnet.saving``).
-        """
-        self._ensure_built()
-        if not self.built:
-            raise ValueError(
-                "Cannot save a model that is not built: call build(input_shape) or fit first."
-            )
-        arrays = {f"weights/{i}": w for i, w in enumerate(self.weights)}
-        training = None
-        if self.compiled:
-            state = self.optimizer.get_state()
-            for i, slots in enumerate(state["slots"]):
-                for slot_name, value in slots.items():
-                    arrays[f"optimizer/{i}/{slot_name}"] = value
-            training = {
-                "optimizer_iterations": int(state["iterations"]),
-                "optimizer_slots": [sorted(slots) for slots in state["slots"]],
-                "rng": self._rng_states(),
-                "history": None
-                if self.history is None
-                else {"history": self.history.history, "epoch": self.history.epoch},
-            }
-        extra = {
-            "scratchnet_version": _version(),
-            "model_config": self.get_config(),
-            "compile_config": self._compile_config(),
-            "training_state": training,
-        }
-        saving.write_archive(path, _MODEL_FORMAT, arrays, extra)
+        """Save architecture, weights, compile settings, optimizer state, RNG states and history (``saving.save_model``)."""
+        saving.save_model(self, path)
 
     def save_weights(self, path) -> None:
-        """Save only the weights (Keras order), atomically, with a sha256 per array."""
-        self._ensure_built()
-        if not self.built:
-            raise ValueError("Cannot save the weights of a model that is not built.")
-        arrays = {f"weights/{i}": w for i, w in enumerate(self.weights)}
-        saving.write_archive(path, _WEIGHTS_FORMAT, arrays, {"scratchnet_version": _version()})
+        """Save only the weights, Keras order (``saving.save_weights``)."""
+        saving.save_weights(self, path)
 
     def load_weights(self, path) -> None:
-        """Load weights saved by ``save_weights`` (or ``save``); every shape and dtype is checked before any is set."""
-        fmt = _sniff_format(path)
-        _, arrays = saving.read_archive(path, fmt)
-        weights = _ordered(arrays, "weights/")
-        self._check_weight_list(weights, path)
-        self.set_weights(weights)
-
-    def _check_weight_list(self, weights, path) -> None:
-        if not self.built:
-            raise ValueError("Build the model (build(input_shape)) before loading weights into it.")
-        current = self.weights
-        if len(weights) != len(current):
-            raise saving.CorruptFileError(
-                f"{os.fspath(path)!r} holds {len(weights)} weight arrays; this model expects {len(current)}."
-            )
-        for i, (new, old) in enumerate(zip(weights, current, strict=True)):
-            if new.shape != old.shape or new.dtype != old.dtype:
-                raise saving.CorruptFileError(
-                    f"{os.fspath(path)!r}: weight {i} expected shape {old.shape} dtype {old.dtype}. "
-                    f"Received shape {new.shape} dtype {new.dtype}."
-                )
+        """Load weights saved by ``save_weights`` or ``save``; all are checked before any is set (``saving.load_weights``)."""
+        saving.load_weights(self, path)
 
 
 def _verbosity(verbose) -> int:
@@ -834,89 +732,4 @@ def _verbosity(verbose) -> int:
     return int(verbose)
 
 
-def _version() -> str:
-    from scratchnet import __version__
-
-    return __version__
-
-
-def _ordered(arrays: dict, prefix: str) -> list[np.ndarray]:
-    keys = [k for k in arrays if k.startswith(prefix)]
-    try:
-        indices = sorted(int(k[len(prefix) :]) for k in keys)
-    except ValueError as exc:
-        raise saving.CorruptFileError(
-            f"Unexpected array names under {prefix!r}: {sorted(keys)}."
-        ) from exc
-    if indices != list(range(len(indices))):
-        raise saving.CorruptFileError(
-            f"Weight arrays are not numbered 0..{len(indices) - 1}: {indices}."
-        )
-    return [arrays[f"{prefix}{i}"] for i in indices]
-
-
-def _sniff_format(path) -> str:
-    """Weights can be loaded from a weights file or from a full model file."""
-    import json
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(os.fspath(path)) as zf:
-            fmt = json.loads(zf.read("manifest.json")).get("format")
-    except Exception:
-        return _WEIGHTS_FORMAT  # read_archive then reports what is wrong
-    return _MODEL_FORMAT if fmt == _MODEL_FORMAT else _WEIGHTS_FORMAT
-
-
-def load_model(path, compile: bool = True) -> Sequential:
-    """Rebuild a model saved by ``Sequential.save``: architecture, weights, and (with ``compile``) optimizer state.
-
-    Everything in the file is validated (format, version, sha256 of each array,
-    shapes against the rebuilt model) before any weight is assigned.
-    """
-    manifest, arrays = saving.read_archive(path, _MODEL_FORMAT)
-    try:
-        model = Sequential.from_config(manifest["model_config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise saving.CorruptFileError(
-            f"{os.fspath(path)!r}: invalid model_config ({exc})."
-        ) from exc
-    weights = _ordered(arrays, "weights/")
-    model._check_weight_list(weights, path)
-    compile_cfg = manifest.get("compile_config")
-    if compile and compile_cfg is not None:
-        try:
-            _restore_training(model, compile_cfg, manifest.get("training_state"), arrays)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            raise saving.CorruptFileError(
-                f"{os.fspath(path)!r}: invalid compile_config or training_state ({exc!r})."
-            ) from exc
-    model.set_weights(weights)
-    return model
-
-
-def _restore_training(model: Sequential, compile_cfg: dict, training: dict | None, arrays) -> None:
-    """Compile ``model`` as saved and restore optimizer slots, RNG states and history (any error: corrupt file)."""
-    model.compile(compile_cfg["optimizer"], compile_cfg["loss"], compile_cfg["metrics"])
-    if training is None:
-        return
-    slots = [
-        {name: arrays[f"optimizer/{i}/{name}"] for name in names}
-        for i, names in enumerate(training["optimizer_slots"])
-    ]
-    model.optimizer.set_state({"iterations": training["optimizer_iterations"], "slots": slots})
-    rng = training.get("rng") or {}
-    if rng.get("fit") is not None:
-        model._rng = np.random.default_rng()
-        model._rng.bit_generator.state = rng["fit"]
-    for i, layer in enumerate(model.layers):
-        if f"layer_{i}" in rng:
-            layer.rng.bit_generator.state = rng[f"layer_{i}"]
-    saved = training.get("history")
-    if saved is not None:
-        history, epochs = saved["history"], saved["epoch"]
-        if not isinstance(history, dict) or not isinstance(epochs, list):
-            raise TypeError(f"history must be a dict and a list of epochs, not {saved!r:.100}")
-        model.history = History()
-        model.history.history = history
-        model.history.epoch = epochs
+load_model = saving.load_model  # scratchnet.models.load_model, as before the move

@@ -15,8 +15,9 @@ One call of ``apply_gradients(zip(grads, variables))`` does, in Keras' order
 4. the optimizer's own update, in place on each NumPy variable;
 5. ``iterations += 1``.
 
-Slots are created on the first call, in the order of the variables; later calls
-must pass the same number of variables with the same shapes.
+Slots belong to their variable (keyed by the array itself, as Keras keys them by
+variable): created the first time a variable is updated, kept while it sits out
+a step (a frozen layer), never handed to another variable.
 
 Where the numbers can differ from Keras (all small, all explained):
 
@@ -134,7 +135,9 @@ class Optimizer:
             )
         self.name = _checks.non_empty_string("name", name)
         self.iterations = 0
-        self._slots: list[dict[str, np.ndarray]] | None = None  # one dict per variable
+        # id(variable) -> (variable, its slots {name: array}); holding the variable keeps its id its own
+        self._slots: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+        self._pending: list[dict[str, np.ndarray]] | None = None  # set_state() before any variable
 
     @property
     def learning_rate(self) -> float:
@@ -162,6 +165,11 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars) -> None:
         """One optimisation step on ``(gradient, variable)`` pairs; the variables change in place.
 
+        Each variable's slots belong to that variable (Keras keys them by
+        variable too): a variable seen for the first time gets fresh slots, and a
+        variable left out of a step (a frozen layer) keeps its own until it comes
+        back. Which other variables are passed, and in what order, does not matter.
+
         Underflow is allowed quietly (also under ``np.errstate(all="raise")``): a
         square of a 1e-20 gradient or a momentum decayed towards 0 that rounds to
         a subnormal or to 0 is the right answer, not an error. Overflow still raises.
@@ -170,46 +178,58 @@ class Optimizer:
         for i, (grad, var) in enumerate(grads_and_vars):
             variables.append(_variable(var, i))
             grads.append(_gradient(grad, var, i))
-        self._ensure_slots(variables)
+        slots = self._ensure_slots(variables)
         grads = clip_gradients(grads, self.clipnorm, self.clipvalue, self.global_clipnorm)
         if self.weight_decay is not None:
             apply_weight_decay(variables, self.weight_decay, self.learning_rate)
-        for g, var, slots in zip(grads, variables, self._slots, strict=True):
-            self.update(var, g, slots)
+        for g, var, var_slots in zip(grads, variables, slots, strict=True):
+            self.update(var, g, var_slots)
         self.iterations += 1
 
-    def _ensure_slots(self, variables: list[np.ndarray]) -> None:
-        if self._slots is None:
-            self._slots = [self.build_slots(v) for v in variables]
-            return
-        if len(variables) != len(self._slots):
-            raise ValueError(
-                f"Invalid value for argument grads_and_vars. Expected {len(self._slots)} "
-                "(gradient, variable) pairs, the variables this optimizer was built on. "
-                f"Received {len(variables)} pairs."
-            )
-        for i, (var, slots) in enumerate(zip(variables, self._slots, strict=True)):
-            for k, a in slots.items():
-                if a.shape != var.shape or a.dtype != var.dtype:
-                    raise ValueError(
-                        f"Invalid value for variable {i} in grads_and_vars. Expected shape "
-                        f"{a.shape} and dtype {a.dtype} (its optimizer slot {k!r}). "
-                        f"Received shape {var.shape} and dtype {var.dtype}."
-                    )
+    def _ensure_slots(self, variables: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """The slots of each variable, created on first sight; state restored by ``set_state`` is bound first."""
+        if self._pending is not None:  # set_state() without variables: matched in order, now
+            if len(variables) != len(self._pending):
+                raise ValueError(
+                    f"Invalid value for argument grads_and_vars. Expected {len(self._pending)} "
+                    "(gradient, variable) pairs, the variables whose state set_state restored. "
+                    f"Received {len(variables)} pairs."
+                )
+            for i, (var, slots) in enumerate(zip(variables, self._pending, strict=True)):
+                _check_slots_fit(slots, var, f"variable {i} in grads_and_vars")
+            self._slots = {id(v): (v, s) for v, s in zip(variables, self._pending, strict=True)}
+            self._pending = None
+        for var in variables:
+            if id(var) not in self._slots:  # the dict holds var, so its id stays its own
+                self._slots[id(var)] = (var, self.build_slots(var))
+        return [self._slots[id(var)][1] for var in variables]
 
-    def get_state(self) -> dict:
-        """``{"iterations": int, "slots": [{name: array}, ...]}``: copies, one dict per variable."""
-        slots = [] if self._slots is None else self._slots
+    def get_state(self, variables=None) -> dict:
+        """``{"iterations": int, "slots": [{name: array} or None, ...]}``: copies, one entry per variable.
+
+        ``variables`` (e.g. a model's ``weights``) chooses the variables and their
+        order; a variable this optimizer has not updated yet gets ``None``. Without
+        it: every variable with slots, in the order the optimizer first saw them.
+        """
+        if variables is None:
+            entries = (
+                [s for _, s in self._slots.values()] if self._pending is None else self._pending
+            )
+        else:
+            entries = [self._slots.get(id(v), (None, None))[1] for v in variables]
         return {
             "iterations": self.iterations,
-            "slots": [{k: a.copy() for k, a in s.items()} for s in slots],
+            "slots": [None if s is None else {k: a.copy() for k, a in s.items()} for s in entries],
         }
 
-    def set_state(self, state: dict) -> None:
+    def set_state(self, state: dict, variables=None) -> None:
         """Restore ``get_state()`` exactly (copies); everything is checked before anything is assigned.
 
-        Before the first step this may restore slots for variables not seen yet;
-        the first ``apply_gradients`` then checks that they fit.
+        With ``variables``, ``state["slots"][i]`` belongs to ``variables[i]`` (``None``:
+        that variable starts afresh) and must fit its shape and dtype. Without it,
+        the slots go to the variables this optimizer already knows, in the order it
+        first saw them; an optimizer that has not stepped yet keeps them until the
+        first ``apply_gradients``, which matches them to its variables in order.
         """
         if not isinstance(state, dict) or set(state) != {"iterations", "slots"}:
             raise ValueError(
@@ -232,15 +252,22 @@ class Optimizer:
                 "Invalid value for argument state['slots']. Expected a list with one dict per "
                 f"variable. Received {type(slots).__name__}."
             )
-        if self._slots is not None and len(slots) != len(self._slots):
-            raise ValueError(
-                f"Invalid value for argument state['slots']. Expected {len(self._slots)} entries, "
-                f"one per variable. Received {len(slots)}."
-            )
+        if variables is None and self._slots:
+            variables = [v for v, _ in self._slots.values()]
+        if variables is not None:
+            variables = list(variables)
+            if len(slots) != len(variables):
+                raise ValueError(
+                    f"Invalid value for argument state['slots']. Expected {len(variables)} entries, "
+                    f"one per variable. Received {len(slots)}."
+                )
         names = sorted(self.build_slots(np.zeros(())))
         restored = []
         for i, s in enumerate(slots):
             where = f"state['slots'][{i}]"
+            if s is None and variables is not None:
+                restored.append(None)
+                continue
             if not isinstance(s, dict) or sorted(s) != names:
                 raise ValueError(
                     f"Invalid value for argument {where}. Expected a dict with slots {names} "
@@ -248,20 +275,19 @@ class Optimizer:
                     f"{sorted(s) if isinstance(s, dict) else type(s).__name__}."
                 )
             arrays = {k: np.array(a, copy=True) for k, a in s.items()}
-            ref = self._slots[i] if self._slots is not None else None
-            first = next(iter(arrays.values()), None)
-            for k, a in arrays.items():
-                shape, dtype = (
-                    (ref[k].shape, ref[k].dtype) if ref is not None else (first.shape, first.dtype)
-                )
-                if a.dtype.kind != "f" or a.shape != shape or a.dtype != dtype:
-                    raise ValueError(
-                        f"Invalid value for argument {where}[{k!r}]. Expected a float array of "
-                        f"shape {shape} and dtype {dtype}. Received shape {a.shape} and dtype {a.dtype}."
-                    )
+            ref = variables[i] if variables is not None else next(iter(arrays.values()), None)
+            _check_slots_fit(arrays, ref, f"argument {where}", argument=True)
             restored.append(arrays)
         self.iterations = int(iterations)
-        self._slots = restored if (restored or self._slots is not None) else None
+        if variables is None:
+            self._pending = restored if restored else None
+            return
+        self._pending = None
+        for var, arrays in zip(variables, restored, strict=True):
+            if arrays is None:
+                self._slots.pop(id(var), None)
+            else:
+                self._slots[id(var)] = (var, arrays)
 
     def get_config(self) -> dict:
         """The constructor arguments, JSON-able; ``cls.from_config`` rebuilds the optimizer (no state)."""
@@ -296,6 +322,23 @@ def _variable(var, i: int) -> np.ndarray:
             "(the optimizer updates it in place). Received a read-only array."
         )
     return var
+
+
+def _check_slots_fit(slots: dict, var, where: str, argument: bool = False) -> None:
+    """Every slot array must be a float array with ``var``'s shape and dtype."""
+    if var is None:
+        return
+    for k, a in slots.items():
+        if a.dtype.kind != "f" or a.shape != var.shape or a.dtype != var.dtype:
+            if argument:
+                raise ValueError(
+                    f"Invalid value for {where}[{k!r}]. Expected a float array of shape "
+                    f"{var.shape} and dtype {var.dtype}. Received shape {a.shape} and dtype {a.dtype}."
+                )
+            raise ValueError(
+                f"Invalid value for {where}. Expected shape {a.shape} and dtype {a.dtype} "
+                f"(its optimizer slot {k!r}). Received shape {var.shape} and dtype {var.dtype}."
+            )
 
 
 def _gradient(grad, var: np.ndarray, i: int) -> np.ndarray:

@@ -657,3 +657,12 @@ def test_non_numeric_input():
         activations.sigmoid(np.array([1 + 2j]))
     with pytest.raises(TypeError, match=r"argument dy"):
         activations.tanh_backward(np.zeros(2), np.zeros(2), None)
+
+
+def test_selu_docstring_states_one_rule_at_zero():
+    """The derivative, its index form and the kink note all say selu'(0) = λ (the code's rule)."""
+    doc = activations.selu.__doc__
+    assert r":math:`f'(x) = λ` if :math:`x \ge 0`" in doc and "λ if x_k ≥ 0" in doc
+    assert "if :math:`x > 0`, else :math:`λ α e^{x}" not in doc
+    dx = activations.selu_backward(np.zeros(1), activations.selu(np.zeros(1)), np.ones(1))
+    np.testing.assert_allclose(dx, activations.SELU_SCALE)

@@ -183,3 +183,28 @@ def test_csv_logger_append_writes_the_header_once(tmp_path):
     fresh.on_epoch_end(0, {"loss": 2.0})
     fresh.on_train_end({})
     assert path.read_text().splitlines() == ["epoch;loss", "0;2.0"]
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda v: callbacks.ModelCheckpoint("m.snet", save_best_only=v), "save_best_only"),
+        (lambda v: callbacks.ModelCheckpoint("m.snet", save_weights_only=v), "save_weights_only"),
+        (lambda v: callbacks.EarlyStopping(restore_best_weights=v), "restore_best_weights"),
+        (lambda v: callbacks.CSVLogger("log.csv", append=v), "append"),
+    ],
+)
+def test_flags_must_be_bools(make, name):
+    """``"no"`` is truthy: taking it as True would do the opposite of what was asked."""
+    with pytest.raises(
+        TypeError, match=rf"argument {name}\. Expected a bool\. Received {name}='no' of type str"
+    ):
+        make("no")
+    assert getattr(make(False), name) is False
+
+
+def test_history_lives_in_callbacks():
+    history = callbacks.History()
+    history.on_epoch_end(0, {"loss": 1.0})
+    history.on_epoch_end(1, {"loss": 0.5})
+    assert history.history == {"loss": [1.0, 0.5]} and history.epoch == [0, 1]

@@ -744,3 +744,24 @@ def test_debian_fashion_archives_match_recorded_hashes():
     for name, digest in store.ARCHIVE_SHA256["fashion-mnist/debian"].items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
     assert os.path.samefile(store.sources("fashion-mnist")[-1].path, folder)
+
+
+def test_store_is_a_leaf_of_the_package():
+    """store imports only idx (at any depth, function bodies included); download imports store."""
+    import ast
+    import pathlib
+
+    import scratchnet.datasets.store as store_module
+
+    tree = ast.parse(pathlib.Path(store_module.__file__).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+            imported.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            imported.update(a.name for a in node.names)
+    ours = {m for m in imported if m.startswith("scratchnet")}
+    assert ours <= {"scratchnet.datasets.idx"} | {
+        f"scratchnet.datasets.idx.{n}" for n in ("CorruptDataError", "canonical_sha256", "read_idx")
+    }, ours

@@ -455,7 +455,7 @@ def test_base_errors():
         Flatten().count_params()
     layer = Dense(2)
     layer.build((3,))
-    with pytest.raises(ValueError, match=r"backward\(\) needs the cache of a forward\(\) call"):
+    with pytest.raises(RuntimeError, match=r"backward\(\) needs the cache of a forward\(\) call"):
         layer.backward(np.ones((1, 2)))
     layer.forward(np.ones((4, 3)))
     with pytest.raises(
@@ -565,3 +565,95 @@ def test_elementwise_layers_refuse_other_features_than_their_build(make):
         ValueError, match=r"argument inputs\. Expected last axis of size 3 .* shape \(2, 4\)"
     ):
         layer.forward(np.zeros((2, 4)), training=True)
+
+
+# ---------------------------------------------------------------- arrays shared with the caller
+
+
+def _contract_cases():
+    from scratchnet.layers import AveragePooling2D, Conv2D, MaxPooling2D
+
+    return [
+        pytest.param(lambda: Dense(3, activation="tanh"), (5, 4), False, id="dense"),
+        pytest.param(lambda: Dense(3), (5, 4), False, id="dense-linear"),
+        pytest.param(lambda: Activation("gelu"), (5, 4), False, id="activation"),
+        pytest.param(lambda: Activation("linear"), (5, 4), False, id="activation-linear"),
+        pytest.param(lambda: LeakyReLU(0.2), (5, 4), False, id="leaky-relu"),
+        pytest.param(lambda: Dropout(0.5, seed=1), (5, 4), False, id="dropout-inference"),
+        pytest.param(lambda: Dropout(0.5, seed=1), (5, 4), True, id="dropout-training"),
+        pytest.param(lambda: Flatten(), (5, 2, 3, 2), False, id="flatten"),
+        pytest.param(lambda: Conv2D(2, 2, activation="relu"), (2, 4, 4, 3), False, id="conv2d"),
+        pytest.param(lambda: AveragePooling2D(2), (2, 4, 4, 3), False, id="avg-pool"),
+        pytest.param(lambda: MaxPooling2D(2), (2, 4, 4, 3), False, id="max-pool"),
+        pytest.param(lambda: MaxPooling2D(2), (2, 4, 4, 3), True, id="max-pool-training"),
+    ]
+
+
+@pytest.mark.parametrize("make, shape, training", _contract_cases())
+def test_outputs_never_alias_the_input_and_backward_keeps_nothing_of_it(make, shape, training):
+    """Writing into an output leaves the input alone; changing the input after forward changes no gradient."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape).astype(np.float32)
+    layer = make()
+    layer.build(shape[1:], np.random.default_rng(1))
+    state = layer.rng.bit_generator.state if layer.rng is not None else None
+
+    def forward(x_in):
+        if state is not None:
+            layer.rng.bit_generator.state = state  # the same mask every time
+        return layer.forward(x_in, training=training)
+
+    def backward(y):
+        dy = np.linspace(-1, 1, y.size, dtype=np.float32).reshape(y.shape)
+        return layer.backward(dy).copy(), [g.copy() for g in layer.grads]
+
+    y = forward(x)
+    reference = (y.copy(), *backward(y))
+    x_kept = x.copy()
+    y[...] = 777.0  # after backward, as the contract allows
+    np.testing.assert_array_equal(x, x_kept)  # the output was never a view of the input
+
+    y = forward(x)
+    x *= -3.0  # the caller reuses its buffer between forward and backward
+    x += 1.0
+    dx, grads = backward(y)
+    np.testing.assert_array_equal(y, reference[0])
+    np.testing.assert_array_equal(dx, reference[1])
+    for a, b in zip(grads, reference[2], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_outputs_are_fresh_arrays():
+    """predict and model(x) hand back arrays the caller may change: the next step is unaffected."""
+    from scratchnet.models import Sequential
+
+    model = Sequential([Flatten(input_shape=(2, 3)), Dropout(0.5)], seed=0)
+    x = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
+    for out in (model.predict(x, verbose=0), model(x)):
+        out[...] = -1.0
+        np.testing.assert_array_equal(x, np.arange(12, dtype=np.float32).reshape(2, 2, 3))
+
+
+def test_weight_shapes_are_what_build_makes_for_every_layer_in_the_table():
+    """Model files are checked against weight_shapes before building: it must agree with build."""
+    samples = {
+        "Dense": [(layers.Dense(3), (5,)), (layers.Dense(2, use_bias=False), (4,))],
+        "Conv2D": [
+            (layers.Conv2D(4, (3, 2), padding="same"), (6, 5, 2)),
+            (layers.Conv2D(2, 3, use_bias=False), (5, 5, 1)),
+        ],
+        "MaxPooling2D": [(layers.MaxPooling2D(2), (4, 4, 3))],
+        "AveragePooling2D": [(layers.AveragePooling2D(2), (4, 4, 3))],
+        "Flatten": [(layers.Flatten(), (2, 3))],
+        "Activation": [(layers.Activation("relu"), (3,))],
+        "LeakyReLU": [(layers.LeakyReLU(), (3,))],
+        "Dropout": [(layers.Dropout(0.5), (3,))],
+    }
+    assert sorted(samples) == sorted(layers._LAYERS), "add a sample for every layer class"
+    for cases in samples.values():
+        for layer, shape in cases:
+            predicted = layer.weight_shapes(shape)
+            layer.build(shape, np.random.default_rng(0))
+            assert predicted == [w.shape for w in layer.weights], layer
+    with pytest.raises(ValueError, match="a 1-D shape"):
+        layers.Dense(3).weight_shapes((2, 2))

@@ -209,3 +209,8 @@ def test_pooling_errors(layer_class):
         ValueError, match=r"argument dy\. Expected the shape of the latest output \(1, 2, 2, 2\)"
     ):
         layer.backward(np.zeros((1, 4, 4, 2)))
+
+
+def test_max_pool_tie_rule_names_its_kernel():
+    """First maximum in row-major order is TF's CPU kernel's choice; the docstring says which."""
+    assert "TF's CPU\n    kernel picks this subgradient" in MaxPooling2D.__doc__

@@ -537,3 +537,190 @@ def test_compute_gradients_training_flag_switches_dropout(data):
     np.testing.assert_array_equal(grads_a[0], grads_b[0])
     loss_t, grads_t = model.compute_gradients(x[:32], y[:32], training=True)
     assert loss_t != loss_a and not np.array_equal(grads_t[0], grads_a[0])
+
+
+# ---------------------------------------------------------------- protocols, seeds, state by variable
+
+
+def _mlp(seed=0, dropout=False):
+    stack = [
+        layers.Dense(4, activation="tanh", input_shape=(4,)),
+        layers.Dense(4, activation="tanh"),
+    ]
+    if dropout:
+        stack.insert(1, layers.Dropout(0.5))
+    return Sequential([*stack, layers.Dense(3, activation="softmax")], seed=seed)
+
+
+def _xy(n=24):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 4)).astype("float32"), rng.integers(0, 3, n)
+
+
+def test_a_dropout_changes_no_initial_weight_for_the_same_seed():
+    plain, dropped = _mlp(seed=5), _mlp(seed=5, dropout=True)
+    plain.build((4,))
+    dropped.build((4,))
+    for a, b in zip(plain.get_weights(), dropped.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the masks are seeded too, each dropout on its own stream
+    twin = _mlp(seed=5, dropout=True)
+    twin.build((4,))
+    x = np.ones((64, 4), "float32")
+    first = dropped.layers[1].forward(x, training=True)
+    np.testing.assert_array_equal(first, twin.layers[1].forward(x, training=True))
+    pair = Sequential([layers.Dropout(0.5, input_shape=(64,)), layers.Dropout(0.5)], seed=1)
+    pair.build((64,))
+    x = np.ones((8, 64), "float32")
+    a = pair.layers[0].forward(x, training=True)
+    assert not np.array_equal(a, pair.layers[1].forward(x, training=True))
+
+
+def test_seed_and_input_shape_are_checked():
+    with pytest.raises(
+        ValueError,
+        match=r"argument seed\. Expected None or a non-negative integer\. Received seed='abc'",
+    ):
+        Sequential([layers.Dense(2)], seed="abc")
+    with pytest.raises(ValueError, match="argument seed"):
+        Sequential([layers.Dense(2)], seed=-1)
+    model = Sequential([layers.Flatten()])
+    with pytest.raises(
+        ValueError, match=r"argument input_shape\. .*Received input_shape=\(3\.9, 2, 1\)"
+    ):
+        model.build((3.9, 2, 1))
+    assert not model.built
+
+
+def test_freezing_and_unfreezing_keeps_each_layers_optimizer_state():
+    """Freeze layer 0, fit; unfreeze it and freeze layer 1 (same shapes): no moments change hands."""
+    x, y = _xy()
+    model = _mlp()
+    model.compile(optimizers.Adam(learning_rate=0.01), "sparse_categorical_crossentropy")
+    model.build((4,))
+    first, second = model.layers[0], model.layers[1]
+    assert first.kernel.shape == second.kernel.shape
+
+    def slots(layer):
+        return model.optimizer.get_state(layer.weights)["slots"]
+
+    first.trainable = False
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, seed=0)
+    assert slots(first) == [None, None]
+    second_slots = slots(second)
+
+    first.trainable, second.trainable = True, False
+    _, grads = model.compute_gradients(x[:8], y[:8])
+    model.train_on_batch(x[:8], y[:8])
+    beta_1, beta_2 = model.optimizer.beta_1, model.optimizer.beta_2
+    for g, s in zip(grads[:2], slots(first), strict=True):  # fresh moments, from zero
+        np.testing.assert_allclose(s["m"], (1 - beta_1) * g, rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(s["v"], (1 - beta_2) * g * g, rtol=1e-5, atol=1e-12)
+    for before, after in zip(second_slots, slots(second), strict=True):  # untouched, its own
+        for k in before:
+            np.testing.assert_array_equal(before[k], after[k])
+
+    second.trainable = True  # layer 1 picks up its own moments again
+    _, grads = model.compute_gradients(x[:8], y[:8])
+    model.train_on_batch(x[:8], y[:8])
+    for g, before, after in zip(grads[2:4], second_slots, slots(second), strict=True):
+        expected = before["m"] + (g - before["m"]) * (1 - beta_1)
+        np.testing.assert_allclose(after["m"], expected, rtol=1e-5, atol=1e-9)
+
+
+def test_fused_loss_is_chosen_by_the_activation_function_not_its_name():
+    """A custom activation that calls itself "softmax" is not softmax: no fused logits path."""
+    from scratchnet import activations
+
+    identity = activations.ActivationFunction("softmax", lambda x: x, lambda x, y, dy: dy)
+    model = Sequential(
+        [layers.Dense(3, activation=identity, input_shape=(4,))], seed=0
+    )  # outputs are not probabilities
+    model.compile("sgd", "categorical_crossentropy")
+    x = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
+    y = np.eye(3, dtype="float32")[[0, 1, 2, 0, 1, 2]]
+    expected = losses.get("categorical_crossentropy")(y, model.predict(x, verbose=0))
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(expected, rel=1e-6)
+    real = Sequential([layers.Dense(3, activation="softmax", input_shape=(4,))], seed=0)
+    real.compile("sgd", "categorical_crossentropy")
+    fused = losses.CategoricalCrossentropy(from_logits=True)
+    real.predict(x, verbose=0)
+    assert real.evaluate(x, y, verbose=0) == pytest.approx(
+        fused(y, real.layers[0].preactivation), rel=1e-6
+    )
+
+
+class _RecordingDense(layers.Dense):
+    def backward(self, dy, **kwargs):
+        self.asked = kwargs
+        return super().backward(dy, **kwargs)
+
+
+class _NoSkipConv(layers.Conv2D):
+    skips_input_grad = False
+
+    def backward(self, dy, **kwargs):
+        self.asked = kwargs
+        return super().backward(dy, **kwargs)
+
+
+def test_first_layer_input_gradient_is_skipped_by_protocol_not_by_class():
+    x, y = _xy(8)
+    dense = Sequential([_RecordingDense(3, activation="softmax", input_shape=(4,))], seed=0)
+    dense.compile("sgd", "sparse_categorical_crossentropy")
+    loss, grads = dense.compute_gradients(x, y)
+    assert dense.layers[0].asked == {"wrt_preactivation": True, "input_grad": False}
+    dense.layers[0].forward(x)
+    dz = losses.SparseCategoricalCrossentropy(from_logits=True).gradient(
+        y, dense.layers[0].preactivation
+    )
+    assert dense.layers[0].backward(dz, wrt_preactivation=True).shape == x.shape
+    for a, b in zip(grads, dense.layers[0].grads, strict=True):
+        np.testing.assert_array_equal(a, b)  # the same parameter bits with or without dx
+
+    conv = Sequential(
+        [_NoSkipConv(2, 3, input_shape=(5, 5, 1)), layers.Flatten(), layers.Dense(3)], seed=0
+    )
+    conv.compile("sgd", "mse")
+    conv.compute_gradients(np.ones((2, 5, 5, 1), "float32"), np.zeros((2, 3), "float32"))
+    assert conv.layers[0].asked == {}  # a layer that does not declare it is not asked
+
+
+class _Noise(layers.Layer):
+    """A layer that draws in forward, with the ``rng`` and ``seed`` attributes a Dropout has."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = None
+        self.rng = np.random.default_rng(123)
+
+    def forward(self, x, training=False):
+        return x + self.rng.random(x.shape).astype(x.dtype) if training else x
+
+
+class _SeededNoise(_Noise):
+    def seed_noise(self, seed_seq):
+        self.rng = np.random.default_rng(seed_seq)
+
+
+def test_layers_are_seeded_through_seed_noise_not_by_attribute():
+    kept = Sequential([_Noise(input_shape=(3,))], seed=0)
+    kept.build((3,))
+    assert kept.layers[0].rng.random() == np.random.default_rng(123).random()  # left alone
+    a = Sequential([_SeededNoise(input_shape=(3,))], seed=0)
+    b = Sequential([_SeededNoise(input_shape=(3,))], seed=0)
+    a.build((3,))
+    b.build((3,))
+    assert a.layers[0].rng.random() == b.layers[0].rng.random()  # from the model seed
+
+
+def test_weights_are_drawn_as_default_rng_of_the_seed_would():
+    """The separate dropout streams cost nothing: a model without Dropout keeps its bits for each seed."""
+    from scratchnet import initializers
+
+    model = Sequential([layers.Dense(4, input_shape=(3,)), layers.Dense(2)], seed=3)
+    model.build((3,))
+    rng = np.random.default_rng(3)
+    glorot = initializers.get("glorot_uniform")
+    np.testing.assert_array_equal(model.layers[0].kernel, glorot((3, 4), rng, np.float32))
+    np.testing.assert_array_equal(model.layers[1].kernel, glorot((4, 2), rng, np.float32))

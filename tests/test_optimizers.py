@@ -653,8 +653,10 @@ def test_apply_gradients_errors():
     with pytest.raises(ValueError, match=r"Expected the shape of its variable \(3,\)"):
         o.apply_gradients([(np.ones(4), var)])
     o.apply_gradients([(np.ones(3), var)])
-    with pytest.raises(ValueError, match="Expected 1 .*pairs"):
-        o.apply_gradients([(np.ones(3), var), (np.ones(2), np.ones(2))])
+    waiting = opt.SGD(momentum=0.9)
+    waiting.set_state(o.get_state())  # restored without variables: waits for exactly one
+    with pytest.raises(ValueError, match="Expected 1 .*pairs, the variables whose state"):
+        waiting.apply_gradients([(np.ones(3), var), (np.ones(2), np.ones(2))])
     with pytest.raises(TypeError, match="float NumPy array"):
         opt.SGD().apply_gradients([(np.ones(3), np.ones(3, int))])
     with pytest.raises(TypeError, match="float NumPy array"):
@@ -781,3 +783,65 @@ def test_bad_hyperparameters(make, match):
 def test_bad_hyperparameter_types(make, match):
     with pytest.raises(TypeError, match=match):
         make()
+
+
+# --------------------------------------------------------------------------- slots belong to their variable
+
+
+@pytest.mark.parametrize("make", ALL, ids=ALL_IDS)
+def test_slots_follow_the_variable_not_the_position(make):
+    """Passing the same variables in another order, or leaving one out, changes nothing for the others."""
+    rng = np.random.default_rng(3)
+    # the same shape: a position mix-up would fit
+    a, b = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    steps = [(rng.normal(size=(2, 3)), rng.normal(size=(2, 3))) for _ in range(4)]
+    ordered, swapped = make(), make()
+    a1, b1, a2, b2 = a.copy(), b.copy(), a.copy(), b.copy()
+    for ga, gb in steps:
+        ordered.apply_gradients([(ga, a1), (gb, b1)])
+        swapped.apply_gradients([(gb, b2), (ga, a2)])
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(b1, b2)
+
+    # b sits out a step (a frozen layer): its slots do not move and are not lent to a
+    before = swapped.get_state([b2])["slots"][0]
+    swapped.apply_gradients([(steps[0][0], a2)])
+    after = swapped.get_state([b2])["slots"][0]
+    for k in before:
+        np.testing.assert_array_equal(before[k], after[k])
+
+
+def test_a_new_variable_gets_fresh_slots_and_get_state_says_none():
+    o = opt.Adam(learning_rate=0.1)
+    old, new = np.ones(3), np.ones(3)
+    for _ in range(3):
+        o.apply_gradients([(np.full(3, 0.5), old)])
+    assert o.get_state([old, new])["slots"][1] is None  # never updated: no slots yet
+    g = np.array([0.1, -0.2, 0.3])
+    o.apply_gradients([(g, new)])
+    slots = o.get_state([new])["slots"][0]
+    np.testing.assert_allclose(slots["m"], (1 - o.beta_1) * g, rtol=1e-12)  # from zero, not old's m
+    np.testing.assert_allclose(slots["v"], (1 - o.beta_2) * g**2, rtol=1e-12)
+
+
+def test_set_state_with_variables_maps_slots_to_those_variables():
+    src = opt.Adam()
+    x, y = np.ones(2), np.ones((2, 2))
+    src.apply_gradients([(np.ones(2), x), (np.ones((2, 2)), y)])
+    state = src.get_state([y, x])  # chosen order, not the optimizer's own
+    dst = opt.Adam()
+    x2, y2 = x.copy(), y.copy()
+    dst.set_state(state, [y2, x2])
+    dst.apply_gradients([(np.ones(2), x2)])  # x2 alone: its own slots, y2's stay put
+    src.apply_gradients([(np.ones(2), x)])
+    np.testing.assert_array_equal(x, x2)
+    for k in ("m", "v"):
+        np.testing.assert_array_equal(dst.get_state([y2])["slots"][0][k], state["slots"][0][k])
+    dst.set_state({"iterations": 1, "slots": [None, None]}, [y2, x2])
+    assert dst.get_state([y2, x2])["slots"] == [None, None]
+    with pytest.raises(ValueError, match=r"Expected 1 entries, one per variable. Received 2"):
+        dst.set_state(state, [y2])
+    with pytest.raises(
+        ValueError, match=r"state\['slots'\]\[0\]\['m'\]. Expected a float array of shape \(2,\)"
+    ):
+        dst.set_state(state, [x2, y2])

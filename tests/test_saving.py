@@ -265,8 +265,8 @@ def _edit_manifest(edit):
     [
         lambda m: m["compile_config"].pop("optimizer"),
         lambda m: m.__setitem__("compile_config", [1]),
-        lambda m: m["training_state"].pop("optimizer_slots"),
-        lambda m: m["training_state"]["optimizer_slots"][0].append("nope"),
+        lambda m: m["training_state"].pop("optimizer_slots_by_weight"),
+        lambda m: m["training_state"]["optimizer_slots_by_weight"]["0"].append("nope"),
         lambda m: m["training_state"].__setitem__("optimizer_iterations", "a"),
         lambda m: m["training_state"]["rng"].__setitem__("fit", {"bit_generator": "X"}),
         lambda m: m["training_state"].__setitem__("history", {"x": 1}),
@@ -335,3 +335,108 @@ def test_compiled_metrics_round_trip(tmp_path, data, metric):
     expected = model.evaluate(x, y, verbose=0, return_dict=True)
     assert loaded.evaluate(x, y, verbose=0, return_dict=True) == expected
     assert len(expected) == (1 if metric is None else 2)
+
+
+# ---------------------------------------------------------------- slots by weight, the model class, moved names
+
+
+def _frozen_first_mlp():
+    model = Sequential(
+        [
+            layers.Flatten(input_shape=(12, 12, 1)),
+            layers.Dense(8, activation="tanh"),
+            layers.Dense(8, activation="tanh"),
+            layers.Dense(4, activation="softmax"),
+        ],
+        seed=0,
+    )
+    model.layers[1].trainable = False
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def test_slots_are_saved_by_weight_index_and_resume_after_unfreezing(tmp_path, data):
+    x, y = data
+    straight, first = _frozen_first_mlp(), _frozen_first_mlp()
+    straight.fit(x, y, batch_size=16, epochs=2, verbose=0, seed=3)
+    first.fit(x, y, batch_size=16, epochs=2, verbose=0, seed=3)
+    first.save(tmp_path / "m.snet")
+    with zipfile.ZipFile(tmp_path / "m.snet") as zf:
+        names = sorted(n for n in zf.namelist() if n.startswith("optimizer/"))
+    assert names == [f"optimizer/{i}/{s}.npy" for i in (2, 3, 4, 5) for s in ("m", "v")]
+    resumed = load_model(tmp_path / "m.snet")
+    assert not resumed.layers[1].trainable
+    for model in (straight, resumed):
+        model.layers[1].trainable = True
+        model.fit(x, y, batch_size=16, epochs=4, initial_epoch=2, verbose=0)
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    sa = straight.optimizer.get_state(straight.weights)
+    sb = resumed.optimizer.get_state(resumed.weights)
+    for a, b in zip(sa["slots"], sb["slots"], strict=True):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_files_with_positional_slots_still_load(saved, data):
+    """Model files written before slots were stored by weight index list them in step order."""
+    model, path = saved
+
+    def positional(entries):
+        manifest = json.loads(entries["manifest.json"])
+        by_weight = manifest["training_state"].pop("optimizer_slots_by_weight")
+        manifest["training_state"]["optimizer_slots"] = [
+            by_weight[k] for k in sorted(by_weight, key=int)
+        ]
+        entries["manifest.json"] = json.dumps(manifest).encode()
+
+    _rewrite(path, positional)
+    loaded = load_model(path)
+    x, y = data
+    for m in (model, loaded):
+        m.fit(x, y, epochs=2, initial_epoch=1, verbose=0)
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_model_class_is_recorded_and_checked(saved):
+    _, path = saved
+    with zipfile.ZipFile(path) as zf:
+        assert json.loads(zf.read("manifest.json"))["class_name"] == "Sequential"
+    _rewrite(path, _edit_manifest(lambda m: m.__setitem__("class_name", "os.system")))
+    with pytest.raises(
+        saving.CorruptFileError,
+        match=r"expected class_name one of \['Sequential'\]\. Received class_name='os\.system'",
+    ):
+        load_model(path)
+
+
+def test_persistence_lives_in_saving_and_old_names_still_import():
+    import scratchnet
+    from scratchnet import callbacks, models
+
+    assert models.History is callbacks.History
+    assert models.load_model is saving.load_model and scratchnet.load_model is saving.load_model
+    assert not hasattr(models, "_restore_training") and not hasattr(models, "_sniff_format")
+
+
+def test_weights_of_another_float_dtype_are_cast_as_keras_does(tmp_path, data):
+    x, _ = data
+    wide = model_with_dropout(seed=4)
+    wide64 = Sequential.from_config(
+        {
+            **wide.get_config(),
+            "layers": [
+                {**c, "config": {**c["config"], "dtype": "float64"}}
+                for c in wide.get_config()["layers"]
+            ],
+            "input_shape": [12, 12, 1],
+        }
+    )
+    wide64.save_weights(tmp_path / "w64.snet")
+    narrow = model_with_dropout(seed=5)
+    narrow.build((12, 12, 1))
+    narrow.load_weights(tmp_path / "w64.snet")
+    for w32, w64 in zip(narrow.get_weights(), wide64.get_weights(), strict=True):
+        assert w32.dtype == np.float32
+        np.testing.assert_array_equal(w32, w64.astype(np.float32))

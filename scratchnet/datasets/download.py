@@ -405,3 +405,39 @@ def fetch(
         )
     _say(verbose, f"{s.title} is in {folder} (verified).")
     return folder
+
+
+def load_or_fetch(name, *, download=False, cache_dir=None, mirrors=None):
+    r"""``(x_train, y_train), (x_test, y_test)`` of data set ``name``, verified, as Keras returns them.
+
+    Looks in the places listed by ``store.sources`` (``store``'s docstring), first complete
+    one wins. A complete but damaged copy is never skipped silently:
+
+    * ``download=False``: no copy raises ``DataNotFoundError`` (a
+      ``FileNotFoundError``) saying how to get the data; a damaged copy raises
+      ``CorruptDataError`` naming the file and both hashes.
+    * ``download=True``: no copy, or a damaged one (reported on stderr), means
+      ``fetch(name, cache_dir=cache_dir, mirrors=mirrors)`` first; the
+      fresh cache copy then comes first in the lookup order.
+    """
+    source = store.find(name, cache_dir)
+    if source is None and not download:
+        raise store.DataNotFoundError(store.not_found_message(name, cache_dir))
+    if source is not None:
+        try:
+            arrays = store.read_source(name, source)
+            return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+        except CorruptDataError as exc:
+            if not download:
+                s = store.spec(name)
+                raise CorruptDataError(
+                    f"{exc}\nA fresh verified copy goes into scratchnet's cache, which is searched "
+                    f"first, with `python -m scratchnet data fetch {s.name}` or "
+                    f"load_data(download=True)."
+                ) from exc
+            print(f"{exc}\nFetching a fresh copy into the cache.", file=sys.stderr)
+    fetch(name, cache_dir=cache_dir, mirrors=mirrors)
+    arrays = store.read_source(
+        name, store.sources(name, cache_dir)[0]
+    )  # the cache, just filled and verified
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])

@@ -8,7 +8,7 @@ test images.
 
 from __future__ import annotations
 
-from scratchnet.datasets import store
+from scratchnet.datasets.download import load_or_fetch
 
 CLASS_NAMES = (
     "T-shirt/top",
@@ -37,4 +37,4 @@ def load_data(*, download: bool = False, cache_dir=None, mirrors=None):
     its recorded sha256. ``download``, ``cache_dir`` and ``mirrors`` are as in
     ``scratchnet.datasets.mnist.load_data``.
     """
-    return store.load("fashion-mnist", download=download, cache_dir=cache_dir, mirrors=mirrors)
+    return load_or_fetch("fashion-mnist", download=download, cache_dir=cache_dir, mirrors=mirrors)

@@ -11,7 +11,7 @@ Canonical class counts (train / test): 0: 5923/980, 1: 6742/1135, 2: 5958/1032,
 
 from __future__ import annotations
 
-from scratchnet.datasets import store
+from scratchnet.datasets.download import load_or_fetch
 
 
 def load_data(*, download: bool = False, cache_dir=None, mirrors=None):
@@ -41,4 +41,4 @@ def load_data(*, download: bool = False, cache_dir=None, mirrors=None):
     positional argument; the arguments here are keyword-only so that such a call
     fails loudly instead of meaning something else.
     """
-    return store.load("mnist", download=download, cache_dir=cache_dir, mirrors=mirrors)
+    return load_or_fetch("mnist", download=download, cache_dir=cache_dir, mirrors=mirrors)

@@ -1,6 +1,6 @@
 r"""Where the data sets live, how they are found, and how every array is verified before use.
 
-Lookup order for ``load("mnist")`` (the first place that has all four arrays wins):
+Lookup order (``find``; the first place that has all four arrays wins):
 
 1. scratchnet's cache: ``$SCRATCHNET_DATA_DIR/<name>/`` if that variable is set,
    else ``platformdirs.user_cache_dir("scratchnet")/datasets/<name>/``
@@ -23,12 +23,15 @@ received hash; a damaged file is never used silently.
 
 ``SHA256`` and ``DATASETS`` are plain module-level dicts so that tests can swap
 in tiny data sets with ``monkeypatch.setitem``.
+
+This module is a leaf of the package (it imports only ``idx``): fetching lives
+in ``download``, which imports this module, and ``download.load_or_fetch`` is
+what ``mnist.load_data`` and ``fashion_mnist.load_data`` call.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -302,39 +305,3 @@ def not_found_message(name, cache_dir=None) -> str:
         "(set SCRATCHNET_DATA_DIR to choose the cache folder).",
     ]
     return "\n".join(lines)
-
-
-def load(name, *, download=False, cache_dir=None, mirrors=None):
-    r"""``(x_train, y_train), (x_test, y_test)`` of data set ``name``, verified, as Keras returns them.
-
-    Looks in the places listed by ``sources`` (module docstring), first complete
-    one wins. A complete but damaged copy is never skipped silently:
-
-    * ``download=False``: no copy raises ``DataNotFoundError`` (a
-      ``FileNotFoundError``) saying how to get the data; a damaged copy raises
-      ``CorruptDataError`` naming the file and both hashes.
-    * ``download=True``: no copy, or a damaged one (reported on stderr), means
-      ``download.fetch(name, cache_dir=cache_dir, mirrors=mirrors)`` first; the
-      fresh cache copy then comes first in the lookup order.
-    """
-    from scratchnet.datasets.download import fetch
-
-    source = find(name, cache_dir)
-    if source is None and not download:
-        raise DataNotFoundError(not_found_message(name, cache_dir))
-    if source is not None:
-        try:
-            arrays = read_source(name, source)
-            return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
-        except CorruptDataError as exc:
-            if not download:
-                s = spec(name)
-                raise CorruptDataError(
-                    f"{exc}\nA fresh verified copy goes into scratchnet's cache, which is searched "
-                    f"first, with `python -m scratchnet data fetch {s.name}` or "
-                    f"load_data(download=True)."
-                ) from exc
-            print(f"{exc}\nFetching a fresh copy into the cache.", file=sys.stderr)
-    fetch(name, cache_dir=cache_dir, mirrors=mirrors)
-    arrays = read_source(name, sources(name, cache_dir)[0])  # the cache, just filled and verified
-    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])

@@ -69,7 +69,23 @@ class Layer:
         weights: the LIVE parameter arrays in Keras order (``[kernel, bias]``).
         grads: :math:`\partial L/\partial w` for each of ``weights``, same order
             and shapes, filled by ``backward``.
+
+    What a model may ask of a layer, declared here (subclasses that can, say so):
+        activation: the ``ActivationFunction`` :math:`\varphi` of a layer whose output
+            is :math:`\varphi(z)` of a pre-activation it keeps in ``preactivation``;
+            its ``backward(dz, wrt_preactivation=True)`` then takes
+            :math:`\partial L/\partial z` directly (the fused softmax + cross-entropy).
+            None for the others.
+        skips_input_grad: True when ``backward(dy, input_grad=False)`` fills
+            ``grads`` without computing :math:`dx` (and returns None); a model asks
+            its first layer to, since nothing needs the gradient of the data.
+        rng: the generator of a layer that draws in ``forward`` (``Dropout``), else
+            None; ``seed_noise`` gives it one, and model files save its state.
     """
+
+    activation = None
+    skips_input_grad = False
+    rng: np.random.Generator | None = None
 
     def __init__(self, *, input_shape=None, name=None, dtype=None, trainable=True):
         if name is None:
@@ -92,6 +108,13 @@ class Layer:
         self._set_input_shape(input_shape)
         self._rng(rng)  # checked even where nothing is drawn
         self.built = True
+
+    def seed_noise(self, seed_seq: np.random.SeedSequence) -> None:
+        """A layer that draws in ``forward`` and was given no seed takes its generator from ``seed_seq``.
+
+        A model passes each layer its own stream, spawned from the model seed
+        apart from the stream that initialises the weights. Nothing to do here.
+        """
 
     def _set_input_shape(self, input_shape) -> tuple[int, ...]:
         """Check ``input_shape`` (against the declared or built one, and by the layer's rules); record it."""
@@ -120,6 +143,15 @@ class Layer:
         """Output shape (without batch) for inputs of ``input_shape``; identity unless overridden."""
         return shape_tuple("input_shape", input_shape)
 
+    def weight_shapes(self, input_shape) -> list[tuple[int, ...]]:
+        """The shapes ``build(input_shape)`` would give ``weights``, in order, computed without building.
+
+        Model files are checked against them before anything is allocated. A layer
+        with weights must override this (none here).
+        """
+        self.compute_output_shape(input_shape)  # the layer's own errors for a bad shape
+        return []
+
     # -- the passes -----------------------------------------------------------
 
     def __call__(self, x, training=False) -> np.ndarray:
@@ -143,19 +175,24 @@ class Layer:
         """
         raise NotImplementedError
 
-    def _inputs(self, x, check_last_axis: bool = False, check_shape: bool = False) -> np.ndarray:
+    def _inputs(
+        self, x, check_last_axis: bool = False, check_shape: bool = False, private: bool = False
+    ) -> np.ndarray:
         """``x`` as an array of ``self.dtype`` (a copy only if it must convert), checked against the build.
 
         The rank must be that of the built ``input_shape`` plus the batch axis;
         with ``check_last_axis`` the features/channels must match too, and with
         ``check_shape`` the whole shape after the batch axis (``Flatten``, whose
-        output size depends on every axis).
+        output size depends on every axis). ``private``: the layer keeps the array
+        for backward or hands it back as its output, so it must not share memory
+        with the caller's ``x`` (copied only if it does).
         """
         if not self.built:
             raise ValueError(
                 f"Layer {self.name!r} is not built. Call build(input_shape) or call the layer "
                 "on a batch (layer(x)) first."
             )
+        given = x
         x = _checks.float_array("inputs", x, self.dtype)
         rank = len(self.input_shape) + 1
         if x.ndim != rank:
@@ -178,12 +215,14 @@ class Layer:
                 f"input_shape={self.input_shape})",
                 f"an array of shape {x.shape}",
             )
+        if private and isinstance(given, np.ndarray) and np.may_share_memory(x, given):
+            x = x.copy()  # the caller's array stays the caller's
         return x
 
     def _cached(self):
         """What the latest ``forward`` cached for ``backward``."""
         if self._cache is None:
-            raise ValueError(
+            raise RuntimeError(
                 f"Layer {self.name!r}: backward() needs the cache of a forward() call; call forward first."
             )
         return self._cache

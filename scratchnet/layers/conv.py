@@ -290,6 +290,11 @@ class Conv2D(Layer):
         (h_out, w_out), _ = window_geometry(shape[:2], self.kernel_size, self.strides, self.padding)
         return (h_out, w_out, self.filters)
 
+    def weight_shapes(self, input_shape):
+        self.compute_output_shape(input_shape)
+        kernel = (*self.kernel_size, shape_tuple("input_shape", input_shape)[-1], self.filters)
+        return [kernel, (self.filters,)] if self.use_bias else [kernel]
+
     def build(self, input_shape, rng=None):
         _, _, channels = self._set_input_shape(input_shape)
         _fast.keep_freed_memory()  # once per process (_fast.py: why)
@@ -312,6 +317,8 @@ class Conv2D(Layer):
         self.preactivation = z
         self._cache = (cols, z, y)
         return y
+
+    skips_input_grad = True
 
     def backward(self, dy, wrt_preactivation=False, input_grad=True):
         """Fills ``grads``; returns dx (N, H, W, C), or None with ``input_grad=False`` (skips the col2im)."""

@@ -86,6 +86,13 @@ class Dense(Layer):
             )
         return (self.units,)
 
+    def weight_shapes(self, input_shape):
+        self.compute_output_shape(input_shape)  # (features,), else the layer's error
+        (features,) = shape_tuple("input_shape", input_shape)
+        return (
+            [(features, self.units), (self.units,)] if self.use_bias else [(features, self.units)]
+        )
+
     def build(self, input_shape, rng=None):
         (features,) = self._set_input_shape(input_shape)
         rng = self._rng(rng)
@@ -99,7 +106,7 @@ class Dense(Layer):
         self.built = True
 
     def forward(self, x, training=False):
-        x = self._inputs(x, check_last_axis=True)  # (N, in)
+        x = self._inputs(x, check_last_axis=True, private=True)  # (N, in), kept for dW = x^T dz
         z = _fast.matmul(x, self.kernel)  # (N, units), a new array: x @ W (_fast.py: the threads)
         if self.use_bias:
             z += self.bias
@@ -108,7 +115,10 @@ class Dense(Layer):
         self._cache = (x, z, y)
         return y
 
-    def backward(self, dy, wrt_preactivation=False):
+    skips_input_grad = True
+
+    def backward(self, dy, wrt_preactivation=False, input_grad=True):
+        """Fills ``grads``; returns dx (N, in), or None with ``input_grad=False`` (skips ``dz W^T``)."""
         x, z, y = self._cached()
         dy = self._upstream(dy, y.shape)
         if wrt_preactivation:
@@ -118,7 +128,7 @@ class Dense(Layer):
         self.grads = [_fast.matmul_sum_split(x.T, dz)]  # (in, units): x^T dz
         if self.use_bias:
             self.grads.append(dz.sum(axis=0))  # (units,)
-        return _fast.matmul(dz, self.kernel.T)  # (N, in): dz W^T
+        return _fast.matmul(dz, self.kernel.T) if input_grad else None  # (N, in): dz W^T
 
     def get_config(self):
         return {
@@ -148,7 +158,7 @@ class Activation(Layer):
         self.preactivation = None
 
     def forward(self, x, training=False):
-        x = self._inputs(x, check_last_axis=True)  # (N, ...)
+        x = self._inputs(x, check_last_axis=True, private=True)  # (N, ...), kept for the VJP
         y = self.activation(x)  # (N, ...)
         self.preactivation = x
         self._cache = (x, y)
@@ -191,14 +201,15 @@ class LeakyReLU(Layer):
     def forward(self, x, training=False):
         x = self._inputs(x, check_last_axis=True)  # (N, ...)
         slope = self.dtype.type(self.negative_slope)
-        self._cache = x
-        return np.where(x > 0, x, slope * x)  # (N, ...)
+        positive = x > 0  # (N, ...) bool: all backward needs, and not the caller's array
+        self._cache = positive
+        return np.where(positive, x, slope * x)  # (N, ...)
 
     def backward(self, dy):
-        x = self._cached()
-        dy = self._upstream(dy, x.shape)
+        positive = self._cached()
+        dy = self._upstream(dy, positive.shape)
         slope = self.dtype.type(self.negative_slope)
-        return np.where(x > 0, dy, slope * dy)  # (N, ...)
+        return np.where(positive, dy, slope * dy)  # (N, ...)
 
     def get_config(self):
         return {**super().get_config(), "negative_slope": self.negative_slope}
@@ -261,6 +272,11 @@ class Dropout(Layer):
         self.rng = np.random.default_rng(self.seed)
         super().__init__(input_shape=input_shape, name=name, dtype=dtype, trainable=trainable)
 
+    def seed_noise(self, seed_seq):
+        """Without a seed of its own, the masks come from ``seed_seq`` (the model's stream for this layer)."""
+        if self.seed is None:
+            self.rng = np.random.default_rng(seed_seq)
+
     def _mask_shape(self, shape):
         if self.noise_shape is None:
             return shape
@@ -278,10 +294,11 @@ class Dropout(Layer):
         return concrete
 
     def forward(self, x, training=False):
-        x = self._inputs(x, check_last_axis=True)  # (N, ...)
-        if not training or self.rate == 0.0:
+        identity = not training or self.rate == 0.0
+        x = self._inputs(x, check_last_axis=True, private=identity)  # (N, ...)
+        if identity:
             self._cache = (x.shape, None)
-            return x
+            return x  # a copy of the caller's array: the output is the caller's to change
         keep = self.rng.random(self._mask_shape(x.shape)) >= self.rate  # noise_shape, bool
         scale = self.dtype.type(1.0 / (1.0 - self.rate))
         self._cache = (x.shape, keep)
@@ -320,9 +337,9 @@ class Flatten(Layer):
         return (math.prod(shape_tuple("input_shape", input_shape)),)
 
     def forward(self, x, training=False):
-        x = self._inputs(x, check_shape=True)  # (N, H, W, C)
+        x = self._inputs(x, check_shape=True, private=True)  # (N, H, W, C)
         self._cache = x.shape
-        return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # (N, H*W*C)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # (N, H*W*C), a view of the copy
 
     def backward(self, dy):
         shape = self._cached()

@@ -404,9 +404,10 @@ class MaxPooling2D(_Pooling2D):
     k's strided slice (``max_pool2d_backward_from_winner``).
 
     TF deviation: a window with tied maxima sends its whole gradient to the
-    first one in row-major order (the max is not differentiable there; TF picks
-    this subgradient, and so does this layer). NaN is skipped and the max starts
-    from the lowest finite float, as TF's CPU kernel does (module docstring).
+    first one in row-major order (the max is not differentiable there; TF's CPU
+    kernel picks this subgradient, GPU kernels need not, and this layer does).
+    NaN is skipped and the max starts from the lowest finite float, as TF's CPU
+    kernel does (module docstring).
 
     Reference: CS231n notes, "Pooling layer"; Dumoulin & Visin (2016) §3.
     """
@@ -416,19 +417,20 @@ class MaxPooling2D(_Pooling2D):
         args = (self.pool_size, self.strides, self.padding)
         if training:  # record the winners now: backward will follow
             y, winner = max_pool2d_with_winner(x, *args)
-            self._cache = (x, winner)  # winner (N, H_out, W_out, C) int8: which offset won
-        else:  # inference: the max alone (winners found later if backward is asked for)
+            self._cache = (x.shape, winner)  # winner (N, H_out, W_out, C) int8: which offset won
+        else:  # inference: the max alone; a private copy of x finds the winners if backward is asked
             y = max_pool2d(x, *args)
-            self._cache = (x, None)
+            self._cache = (x.copy(), None)  # the caller may change x before backward
         return y  # (N, H_out, W_out, C)
 
     def backward(self, dy):
-        x, winner = self._cached()
+        x, winner = self._cached()  # x: the input's shape, or (inference) a copy of the input
         args = (self.pool_size, self.strides, self.padding)
         if winner is None:
             _, winner = max_pool2d_with_winner(x, *args)
+            x = x.shape
         dy = self._upstream(dy, winner.shape)
-        return max_pool2d_backward_from_winner(x.shape, winner, dy, *args)
+        return max_pool2d_backward_from_winner(x, winner, dy, *args)
 
 
 class AveragePooling2D(_Pooling2D):
