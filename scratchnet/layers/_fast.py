@@ -1,13 +1,14 @@
-r"""The fast path of Conv2D: where the code departs from the plain formulation, and why.
+r"""The fast path of Conv2D and Dense: where the code departs from the plain formulation, and why.
 
 ``conv.py`` states the convolution twice, as the definition (``conv2d_loop``)
 and as im2col + one matrix product (``conv2d`` / ``conv2d_backward``). The
-layer runs the versions in this module instead. They compute the same sums
+layer runs the versions in this module instead, and Dense runs its three
+products through ``matmul`` / ``matmul_sum_split`` (item 4). They compute the same sums
 (tests hold them to the loop references and to finite differences); what
 changes is only how memory is laid out and touched, because a NumPy training
 step of a small CNN is bound by memory passes over the (N, H, W, F)
 activation and by page faults, not by arithmetic (measured on the 2-core
-machine: ``../shared/reference/performance.md``; ``benchmarks/README.md``).
+machine: ``benchmarks/README.md``).
 
 1. **Freed memory is kept** (``keep_freed_memory``). glibc returns large
    freed blocks to the OS and faults them in again on the next step: ~1,350
@@ -159,11 +160,16 @@ def _blocks(size, n):
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
+def _workers_for(a, b) -> int:
+    """How many workers share the product ``a @ b``: one below ``_SPLIT_MIN_MACS`` multiply-adds."""
+    return 1 if a.shape[0] * a.shape[1] * b.shape[1] < _SPLIT_MIN_MACS else num_threads()
+
+
 def matmul(a, b):
     r""":math:`A B`, (M, K) @ (K, F), rows of A split across the workers; BLAS at one thread."""
-    n = num_threads()
+    n = _workers_for(a, b)
     with _one_blas_thread():
-        if n == 1 or a.shape[0] * a.shape[1] * b.shape[1] < _SPLIT_MIN_MACS:
+        if n == 1:
             return a @ b
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))  # (M, F)
         jobs = [_pool(n).submit(np.matmul, a[r], b, out=out[r]) for r in _blocks(a.shape[0], n)]
@@ -174,9 +180,9 @@ def matmul(a, b):
 
 def matmul_sum_split(a, b):
     r""":math:`A B`, (K, M) @ (M, F) with M large: the sum over M split in blocks, partial products added."""
-    n = num_threads()
+    n = _workers_for(a, b)
     with _one_blas_thread():
-        if n == 1 or a.shape[0] * a.shape[1] * b.shape[1] < _SPLIT_MIN_MACS:
+        if n == 1:
             return a @ b
         jobs = [_pool(n).submit(np.matmul, a[:, r], b[r]) for r in _blocks(a.shape[1], n)]
         total = jobs[0].result()  # (K, F)
