@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from scratchnet import _checks, activations, initializers
+from scratchnet.layers import _fast
 from scratchnet.layers.base import Layer, shape_tuple
 
 
@@ -106,7 +107,7 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         x = self._inputs(x, check_last_axis=True, private=True)  # (N, in), kept for dW = x^T dz
-        z = x @ self.kernel  # (N, units), a new array
+        z = _fast.matmul(x, self.kernel)  # (N, units), a new array: x @ W (_fast.py: the threads)
         if self.use_bias:
             z += self.bias
         y = self.activation(z)  # (N, units)
@@ -124,10 +125,10 @@ class Dense(Layer):
             dz = dy  # (N, units) already dL/dz
         else:
             dz = np.asarray(self.activation.backward(z, y, dy), dtype=self.dtype)  # (N, units)
-        self.grads = [x.T @ dz]  # (in, units)
+        self.grads = [_fast.matmul_sum_split(x.T, dz)]  # (in, units): x^T dz
         if self.use_bias:
             self.grads.append(dz.sum(axis=0))  # (units,)
-        return dz @ self.kernel.T if input_grad else None  # (N, in)
+        return _fast.matmul(dz, self.kernel.T) if input_grad else None  # (N, in): dz W^T
 
     def get_config(self):
         return {
