@@ -5,6 +5,9 @@ inputs to kinked functions are drawn away from the kink by construction.
 """
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -684,3 +687,22 @@ def test_weight_shapes_are_what_build_makes_for_every_layer_in_the_table():
             assert predicted == [w.shape for w in layer.weights], layer
     with pytest.raises(ValueError, match="a 1-D shape"):
         layers.Dense(3).weight_shapes((2, 2))
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(
+        p.stem
+        for p in (Path(__file__).parent.parent / "scratchnet" / "layers").glob("*.py")
+        if p.stem != "__init__"
+    ),
+)
+def test_each_layers_module_imports_first_in_a_fresh_process(module):
+    """No import cycle among layers/ modules, whichever one a user imports first."""
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import scratchnet.layers.{module}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from scratchnet import _checks, config, graph
+from scratchnet import _checks, activations, config, graph
 
 # How many layers of each snake-case class name were created: "dense", "dense_1", ...
 _NAME_COUNTS: collections.Counter = collections.Counter()
@@ -317,3 +317,13 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def activation_from_config(identifier) -> activations.ActivationFunction:
+    """An activation from a name, an ``ActivationFunction``, ``None``, or ``activation_config``'s dict."""
+    return activations.get(identifier)
+
+
+def activation_config(act: activations.ActivationFunction):
+    """An activation for ``get_config``: its name, or ``act.get_config()`` when a parameter is not the default."""
+    return act.name if act.params == activations.get(act.name).params else act.get_config()

@@ -37,8 +37,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from scratchnet import _checks, initializers
 from scratchnet.layers import _fast
-from scratchnet.layers.base import Layer, shape_tuple
-from scratchnet.layers.core import activation_config, activation_from_config
+from scratchnet.layers.base import Layer, activation_config, activation_from_config, shape_tuple
 
 _PADDINGS = ("valid", "same")
 

@@ -12,19 +12,9 @@ import numbers
 
 import numpy as np
 
-from scratchnet import _checks, activations, initializers
+from scratchnet import _checks, initializers
 from scratchnet.layers import _fast
-from scratchnet.layers.base import Layer, shape_tuple
-
-
-def activation_from_config(identifier) -> activations.ActivationFunction:
-    """An activation from a name, an ``ActivationFunction``, ``None``, or ``activation_config``'s dict."""
-    return activations.get(identifier)
-
-
-def activation_config(act: activations.ActivationFunction):
-    """An activation for ``get_config``: its name, or ``act.get_config()`` when a parameter is not the default."""
-    return act.name if act.params == activations.get(act.name).params else act.get_config()
+from scratchnet.layers.base import Layer, activation_config, activation_from_config, shape_tuple
 
 
 class Dense(Layer):
