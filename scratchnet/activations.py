@@ -227,7 +227,7 @@ def _zeros_like(x):
         zeros.flags.writeable = False
     _ZEROS[key] = zeros  # now the most recent
     while len(_ZEROS) > 4:
-        del _ZEROS[next(iter(_ZEROS))]
+        _ZEROS.pop(next(iter(_ZEROS), None), None)  # another thread may have dropped it
     return zeros
 
 

@@ -42,14 +42,16 @@ def test_fast_conv_agrees_with_the_loop(cfg, use_bias, n_threads):
     kernel = rng.normal(size=(kh, kw, cfg["hwc"][2], cfg["filters"]))
     bias = rng.normal(size=cfg["filters"]) if use_bias else None
     args = (cfg["strides"], cfg["padding"])
-    before = _fast.num_threads()
+    before, min_macs = _fast.num_threads(), _fast._SPLIT_MIN_MACS
     _fast.set_num_threads(n_threads)
+    _fast._SPLIT_MIN_MACS = 0  # split even these small products across the workers
     try:
         z, cache = _fast.conv2d_fast(x, kernel, bias, *args)
         dy = rng.normal(size=z.shape)
         fast = _fast.conv2d_backward_fast(cache, kernel, dy, *args, use_bias=use_bias)
     finally:
         _fast.set_num_threads(before)
+        _fast._SPLIT_MIN_MACS = min_macs
     np.testing.assert_allclose(z, conv2d_loop(x, kernel, bias, *args), rtol=1e-12, atol=1e-12)
     slow = conv2d_backward_loop(x, kernel, dy, *args, use_bias=use_bias)
     for a, b in zip(fast, slow, strict=True):
@@ -108,12 +110,14 @@ def test_conv_layer_gradients_on_the_fast_path(cfg, n_threads):
         dtype="float64",
     )  # fmt: skip
     layer.build(cfg["hwc"], rng)
-    before = _fast.num_threads()
+    before, min_macs = _fast.num_threads(), _fast._SPLIT_MIN_MACS
     _fast.set_num_threads(n_threads)
+    _fast._SPLIT_MIN_MACS = 0  # split even these small products across the workers
     try:
         errors = gradcheck.check_layer(layer, rng.normal(size=(cfg["n"], *cfg["hwc"])), rng)
     finally:
         _fast.set_num_threads(before)
+        _fast._SPLIT_MIN_MACS = min_macs
     assert max(errors.values()) < 1e-7, errors
 
 
@@ -125,6 +129,48 @@ def test_set_num_threads_rejects_bad_counts():
 
 def test_keep_freed_memory_is_idempotent():
     assert _fast.keep_freed_memory() is _fast.keep_freed_memory()
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_blas_setting_is_restored_after_threads_overlap(threads):
+    """Overlapping users pin BLAS once and the last one out restores the caller's setting."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads(2)
+    before = _blas_threads()
+    a = np.ones((600, 600))
+    b = np.ones((600, 600))  # 216M multiply-adds: split across the workers
+    with ThreadPoolExecutor(4) as callers:
+        results = list(callers.map(lambda _: _fast.matmul(a, b), range(16)))
+    assert all(np.array_equal(r, results[0]) for r in results)
+    assert _blas_threads() == before
+    assert _fast._blas_pin == {"depth": 0, "limiter": None}
+
+
+def test_a_forked_child_can_still_split_products():
+    """A child made by fork has none of the parent's worker threads; it must start its own."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, numpy as np\n"
+        "from scratchnet.layers import _fast\n"
+        "_fast.set_num_threads(2)\n"
+        "a = np.ones((600, 600))\n"
+        "_fast.matmul(a, a)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if _fast.matmul(a, a)[0, 0] == 600 else 1)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "raise SystemExit(os.waitstatus_to_exitcode(status))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 # -- max pooling: fast path vs loop, NaN and -inf windows ------------------------------
@@ -206,3 +252,18 @@ def test_max_pool_layer_gradients_both_forward_modes(cfg, training):
         layer, distinct_values(rng, cfg["shape"]), rng, training=training
     )
     assert errors["x"] < 1e-7, errors
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_max_pool_window_of_128_cells_or_more(training):
+    """The winner index outgrows int8 at 128 offsets (a 12x12 window has 144)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 24, 24, 3))
+    layer = MaxPooling2D(12, dtype="float64")
+    layer.build(x.shape[1:], rng)
+    y = layer.forward(x, training=training)
+    np.testing.assert_array_equal(y, max_pool2d_loop(x, (12, 12), (12, 12), "valid"))
+    dy = rng.normal(size=y.shape)
+    np.testing.assert_array_equal(
+        layer.backward(dy), max_pool2d_backward_loop(x, dy, (12, 12), (12, 12), "valid")
+    )

@@ -59,6 +59,7 @@ The cache the backward pass needs is ``ConvCache``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -108,6 +109,7 @@ def keep_freed_memory() -> bool:
 _SPLIT_MIN_MACS = 2_000_000  # smaller products are not worth a thread hand-off (~30 µs)
 _threads = {"n": None, "pool": None, "controller": None}
 _threads_lock = threading.Lock()
+_blas_pin = {"depth": 0, "limiter": None}  # overlapping users of _one_blas_thread
 
 
 def num_threads() -> int:
@@ -138,13 +140,28 @@ def set_num_threads(n: int) -> None:
         _threads["n"] = n
 
 
+@contextlib.contextmanager
 def _one_blas_thread():
-    """A context in which BLAS uses one thread (threadpoolctl; the controller is made once)."""
+    """A context in which BLAS uses one thread (threadpoolctl; the controller is made once).
+
+    Counted, not nested: the first of several overlapping users (threads of the
+    caller's) pins BLAS, the last one out restores the caller's setting, so
+    interleaved exits cannot leave BLAS pinned at one thread.
+    """
     with _threads_lock:
-        if _threads["controller"] is None:
-            _threads["controller"] = ThreadpoolController()
-        controller = _threads["controller"]
-    return controller.limit(limits=1, user_api="blas")
+        if _blas_pin["depth"] == 0:
+            if _threads["controller"] is None:
+                _threads["controller"] = ThreadpoolController()
+            _blas_pin["limiter"] = _threads["controller"].limit(limits=1, user_api="blas")
+        _blas_pin["depth"] += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _blas_pin["depth"] -= 1
+            if _blas_pin["depth"] == 0:
+                _blas_pin["limiter"].restore_original_limits()
+                _blas_pin["limiter"] = None
 
 
 def _pool(n) -> ThreadPoolExecutor:
@@ -152,6 +169,19 @@ def _pool(n) -> ThreadPoolExecutor:
         if _threads["pool"] is None:
             _threads["pool"] = ThreadPoolExecutor(n, thread_name_prefix="scratchnet")
         return _threads["pool"]
+
+
+def _forget_threads_in_forked_child() -> None:
+    """A forked child has none of the parent's worker threads: start afresh (else a job never runs)."""
+    global _threads_lock
+    _threads_lock = threading.Lock()
+    _threads["pool"] = None
+    _threads["controller"] = None
+    _blas_pin["depth"], _blas_pin["limiter"] = 0, None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads_in_forked_child)
 
 
 def _blocks(size, n):
@@ -172,7 +202,8 @@ def matmul(a, b):
         if n == 1:
             return a @ b
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))  # (M, F)
-        jobs = [_pool(n).submit(np.matmul, a[r], b, out=out[r]) for r in _blocks(a.shape[0], n)]
+        pool = _pool(n)
+        jobs = [pool.submit(np.matmul, a[r], b, out=out[r]) for r in _blocks(a.shape[0], n)]
         for job in jobs:
             job.result()
         return out
@@ -184,7 +215,8 @@ def matmul_sum_split(a, b):
     with _one_blas_thread():
         if n == 1:
             return a @ b
-        jobs = [_pool(n).submit(np.matmul, a[:, r], b[r]) for r in _blocks(a.shape[1], n)]
+        pool = _pool(n)
+        jobs = [pool.submit(np.matmul, a[:, r], b[r]) for r in _blocks(a.shape[1], n)]
         total = jobs[0].result()  # (K, F)
         for job in jobs[1:]:
             total += job.result()

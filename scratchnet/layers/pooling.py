@@ -155,7 +155,7 @@ def max_pool2d_with_winner(x, pool_size, strides, padding):
     NaN-skipping max of each window's real cells; floored at the lowest finite
     float it is TF's :math:`y` (module docstring).
 
-    ``winner`` (int8) is the first offset whose cell equals that max, which is
+    ``winner`` (int8; int32 for windows of 128 cells or more) is the first offset whose cell equals that max, which is
     TF's scan (``_first_winner``): the first cell, then any strictly greater
     one. The exceptions: a window whose first real cell is NaN (the scan never
     leaves it), and a window of only -inf and NaN (y is the lowest float, which
@@ -171,17 +171,18 @@ def max_pool2d_with_winner(x, pool_size, strides, padding):
         np.ones((1, *x.shape[1:3], 1), dtype=bool), pads, value=False
     )  # (1, H_pad, W_pad, 1)
     offsets = _offsets(pool_size)
-    winner = np.zeros(y.shape, dtype=np.int8)
+    index = np.int8 if len(offsets) <= 127 else np.int32  # a window of 128+ cells needs more
+    winner = np.zeros(y.shape, dtype=index)
     found = np.zeros(y.shape, dtype=bool)  # the window's winner is known
     seen_real = np.zeros((1, *y.shape[1:3], 1), dtype=bool)  # a real cell came before
     first_offset = np.zeros(
-        seen_real.shape, dtype=np.int8
+        seen_real.shape, dtype=index
     )  # the offset of each window's first real cell
     for k, (p, q) in enumerate(offsets):
         cell = window_slice(xp, p, q)  # (N, H_out, W_out, C)
         first_real = window_slice(real, p, q) & ~seen_real  # (1, H_out, W_out, 1)
         seen_real |= first_real
-        first_offset += first_real * np.int8(k)
+        first_offset += first_real * index(k)
         hit = cell == y  # NaN equals nothing; nor does the lowest float (a -inf window's y)
         if first_real.all():  # offset 0 without padding: skip the broadcast
             hit |= np.isnan(cell)  # a leading NaN keeps TF's scan
@@ -189,7 +190,7 @@ def max_pool2d_with_winner(x, pool_size, strides, padding):
             hit |= np.isnan(cell) & first_real
         if k:
             hit &= ~found
-            winner += hit * np.int8(k)
+            winner += hit * index(k)
         found |= hit
     if not found.all():  # only -inf and NaN cells: nothing beats the first real one
         winner = np.where(found, winner, first_offset)
