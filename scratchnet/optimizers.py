@@ -34,7 +34,7 @@ Precision of the hyperparameters (a documented choice, checked in ``parity/``):
   float (Adam's moment updates) scratchnet does too; where TF writes it with the
   cast tensor (Nadam) so does scratchnet. On 30 Adam steps of the classic MNIST
   CNN this keeps scratchnet float32 within about 1e-7 of Keras float32 (norm-wise
-  over all weights, ``parity/`` section 7), where coefficients computed in Python
+  over all weights, ``parity/`` section 8), where coefficients computed in Python
   floats were 3.2e-6 away on one draw (issue #9 measured 1.6e-4 on another):
   ``1 - 0.999`` and ``1 - float32(0.999)`` differ by 1.3e-5 relative.
 * **float64 keeps the exact constants.** A float64 Keras run still rounds
