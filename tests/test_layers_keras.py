@@ -91,7 +91,7 @@ def test_prelu_gradients(seed, shared):
     seed=SEEDS,
     max_value=st.sampled_from([None, 6.0, 1.5]),
     slope=st.sampled_from([0.0, 0.1, 0.3]),
-    threshold=st.sampled_from([0.0, 0.5, -1.0]),
+    threshold=st.sampled_from([0.0, 0.5, 2.0]),
 )
 def test_relu_gradients(seed, max_value, slope, threshold):
     rng = np.random.default_rng(seed)
@@ -99,6 +99,31 @@ def test_relu_gradients(seed, max_value, slope, threshold):
     layer.build((4, 3), rng)
     kinks = [0.0, threshold] + ([] if max_value is None else [max_value])
     assert_ok(gradcheck.check_layer(layer, away_from(rng, (3, 4, 3), kinks), rng))
+
+
+# Keras' ReLU layer on x = [-1, 0, 1, 2, 4, 6, 7]: (kwargs, y, dy/dx), as TF 2.21 / Keras 3.15 gave
+RELU_KINKS_TF = [
+    ({"max_value": 6.0}, [0, 0, 1, 2, 4, 6, 6], [0, 0, 1, 1, 1, 0, 0]),
+    ({"max_value": 4.0}, [0, 0, 1, 2, 4, 4, 4], [0, 0, 1, 1, 1, 0, 0]),
+    ({"max_value": 6.0, "threshold": 1.0}, [0, 0, 0, 2, 4, 6, 6], [0, 0, 0, 1, 1, 1, 0]),
+    ({"max_value": 4.0, "negative_slope": 0.5}, [-0.5, 0, 1, 2, 4, 4, 4], [0.5, 0, 1, 1, 1, 0, 0]),
+    ({"threshold": 1.0}, [0, 0, 0, 2, 4, 6, 7], [0, 0, 0, 1, 1, 1, 1]),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "y_tf", "dx_tf"), RELU_KINKS_TF)
+def test_relu_layer_kinks_are_tfs(kwargs, y_tf, dx_tf):
+    """At the cap M the gradient is clip_by_value's 1, except relu6's 0 at 6 (threshold 0)."""
+    layer = ReLU(**kwargs, dtype="float64")
+    layer.build((7,), np.random.default_rng(0))
+    y = layer.forward(np.array([[-1.0, 0.0, 1.0, 2.0, 4.0, 6.0, 7.0]]), training=True)
+    np.testing.assert_array_equal(y[0], y_tf)
+    np.testing.assert_array_equal(layer.backward(np.ones_like(y))[0], dx_tf)
+
+
+def test_relu_layer_refuses_a_negative_threshold():
+    with pytest.raises(ValueError, match=r"argument threshold\. Expected a float >= 0\. Received"):
+        ReLU(threshold=-1.0)
 
 
 @given(seed=SEEDS, axis=st.sampled_from([-1, 1, 2]))

@@ -85,11 +85,15 @@ class ReLU(Layer):
 
     Backward, element-wise (index form :math:`dx_k = y'(x_k)\, dy_k`):
 
-    .. math:: y'(x) = 1[x > \theta]\,1[x < M] + a\,1[x < \theta]
+    .. math:: y'(x) = 1[x > \theta]\,1[x \le M] + a\,1[x < \theta]
 
-    Kinks (measure zero): the strict inequalities give 0 at :math:`x = \theta`
-    for the plain ReLU, as TF's ``relu'(0) = 0``. Matrix form
-    :math:`dx = dy \odot y'(x)`.
+    Kinks (measure zero), TF's values: 0 at :math:`x = \theta`, as TF's
+    ``relu'(0) = 0``; at :math:`x = M` the cap is ``clip_by_value``, whose
+    gradient passes at the bound (1), except for :math:`M = 6` with
+    :math:`\theta = 0`, where Keras calls ``relu6``, whose gradient is 0 at 6
+    (checked against TF 2.21). Matrix form :math:`dx = dy \odot y'(x)`.
+
+    Keras refuses a negative ``threshold``; so does this layer.
 
     Shapes: any (N, ...), output shaped like the input.
     """
@@ -109,7 +113,7 @@ class ReLU(Layer):
             max_value = _checks.non_negative_float("max_value", max_value)
         self.max_value = max_value
         self.negative_slope = _checks.non_negative_float("negative_slope", negative_slope)
-        self.threshold = _checks.number("threshold", threshold)
+        self.threshold = _checks.non_negative_float("threshold", threshold)
         super().__init__(input_shape=input_shape, name=name, dtype=dtype, trainable=trainable)
 
     def forward(self, x, training=False):
@@ -120,7 +124,8 @@ class ReLU(Layer):
         slope = (x > theta).astype(self.dtype)  # (N, ...) y'(x), kept for backward (not x itself)
         if self.max_value is not None:
             y = np.minimum(y, self.dtype.type(self.max_value))
-            slope *= x < self.max_value
+            relu6 = self.max_value == 6 and self.threshold == 0  # Keras' relu6: y'(6) = 0
+            slope *= (x < self.max_value) if relu6 else (x <= self.max_value)  # clip: y'(M) = 1
         if self.negative_slope:
             y = y - self.dtype.type(self.negative_slope) * np.maximum(theta - x, zero)
             slope += self.dtype.type(self.negative_slope) * (x < theta)
