@@ -114,7 +114,7 @@ def render(results, *, versions, notes, seconds, seed, selection, strictness=())
         "so a scratchnet result at least as accurate as TF's passes (TF's float32 tanh-form",
         "GELU gradient is 0.0 at x = −4.95, where the exact value and scratchnet's float32",
         "give −2.06e-6).",
-        "`normwise` rows (sections 7 and 8, float32) compare a whole training run by",
+        "`normwise` rows (sections 8 and 9, float32) compare a whole training run by",
         "`‖w − w_TF‖ / ‖w_TF‖` over all weights: training amplifies one-ulp differences of",
         "single entries, while the norm-wise distance measures the trajectory.",
         "",
