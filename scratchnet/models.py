@@ -986,10 +986,7 @@ class Model:
     def from_config(cls, cfg: dict) -> Model:
         """Rebuild the graph of ``get_config`` by calling each new layer on its inbound tensors, in order."""
         tensors = {}
-        for entry in cfg["layers"]:
-            layer = layers_module.deserialize(
-                {"class_name": entry["class_name"], "config": entry["config"]}
-            )
+        for layer, entry in _config_layers(cfg):
             if isinstance(layer, InputLayer):
                 tensors[layer.name] = layer.output
                 continue
@@ -1156,10 +1153,7 @@ def functional_weight_shapes(config: dict) -> list[tuple[str, tuple[int, ...]]]:
     """
     shapes: dict[str, tuple] = {}
     out = []
-    for entry in config["layers"]:
-        layer = layers_module.deserialize(
-            {"class_name": entry["class_name"], "config": entry["config"]}
-        )
+    for layer, entry in _config_layers(config):
         if isinstance(layer, InputLayer):
             shapes[layer.name] = layer.shape
             continue
@@ -1168,6 +1162,21 @@ def functional_weight_shapes(config: dict) -> list[tuple[str, tuple[int, ...]]]:
         out += [(layer.name, tuple(s)) for s in layer.weight_shapes(shape)]
         shapes[layer.name] = tuple(layer.compute_output_shape(shape))
     return out
+
+
+def _config_layers(config: dict):
+    """``(layer, entry)`` for each entry of a ``Model.get_config()``, in its (topological) order.
+
+    Each layer is constructed from its config, not built; ``entry`` holds its
+    ``inbound`` layer names and ``list_call``.
+    """
+    for entry in config["layers"]:
+        yield (
+            layers_module.deserialize(
+                {"class_name": entry["class_name"], "config": entry["config"]}
+            ),
+            entry,
+        )
 
 
 def _default_name(base: str) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from scratchnet.__main__ import main
-from scratchnet.compare import cli, experiment, runner, stats, tf_side
+from scratchnet.compare import cli, experiment, runner, stats, tensorflow_side
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["--no-progress", "--backend", "scratchnet", "--jobs", "1"]
@@ -247,7 +247,7 @@ def test_missing_data_set_says_how_to_fetch_it(tmp_path, capsys, monkeypatch, no
 def test_tensorflow_backend_without_tensorflow_says_how_to_install(
     tmp_path, capsys, monkeypatch, no_training
 ):
-    monkeypatch.setattr(tf_side, "available", lambda: False)
+    monkeypatch.setattr(tensorflow_side, "available", lambda: False)
     err = _fail(["--backend", "tensorflow", "--out", str(tmp_path)], capsys)
     assert "--backend tensorflow needs TensorFlow, which is not installed" in err
     assert 'pip install "scratchnet[tf]"' in err
@@ -464,7 +464,8 @@ def test_dask_runs_a_tiny_grid_on_a_local_cluster(mnist_cached, tmp_path):
 # ---------------------------------------------------------------------------- side by side with TensorFlow
 
 needs_tf = pytest.mark.skipif(
-    not tf_side.available(), reason="TensorFlow is not installed (pip install scratchnet[tf])"
+    not tensorflow_side.available(),
+    reason="TensorFlow is not installed (pip install scratchnet[tf])",
 )
 
 

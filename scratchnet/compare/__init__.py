@@ -5,7 +5,7 @@ Modules, in the order a run uses them:
 * ``cli``: the options, their checks (before any training), the plan of tasks;
 * ``experiment``: one task — the model, the data split, the batch order, the
   scratchnet training loop with its per-epoch diagnostics;
-* ``tf_side``: the same task in Keras (TensorFlow imported lazily, here only);
+* ``tensorflow_side``: the same task in Keras (TensorFlow imported lazily, here only);
 * ``runner``: running the tasks (this process, ``--jobs`` processes or a Dask
   cluster), writing each result atomically as it finishes, resuming;
 * ``stats``: bootstrap confidence intervals and McNemar's exact test;

@@ -177,19 +177,19 @@ def parse_seeds(text: str) -> list[int]:
 
 def backends(choice: str | None) -> tuple[list[str], str | None]:
     """The backends to run and, when TensorFlow is left out for want of it, the sentence saying so."""
-    from scratchnet.compare import tf_side
+    from scratchnet.compare import tensorflow_side
 
-    have_tf = tf_side.available()
+    have_tf = tensorflow_side.available()
     if choice is None:
         if have_tf:
             return ["scratchnet", "tensorflow"], None
         return ["scratchnet"], (
-            f"TensorFlow is not installed: running scratchnet alone (no side-by-side). For both: {tf_side.INSTALL_HINT}."
+            f"TensorFlow is not installed: running scratchnet alone (no side-by-side). For both: {tensorflow_side.INSTALL_HINT}."
         )
     wanted = ["scratchnet", "tensorflow"] if choice == "both" else [choice]
     if "tensorflow" in wanted and not have_tf:
         raise CompareError(
-            f"--backend {choice} needs TensorFlow, which is not installed. Install it with {tf_side.INSTALL_HINT}."
+            f"--backend {choice} needs TensorFlow, which is not installed. Install it with {tensorflow_side.INSTALL_HINT}."
         )
     return wanted, None
 

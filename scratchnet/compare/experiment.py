@@ -319,9 +319,9 @@ def run_task(task: Task, settings: Settings, progress=None) -> dict:
     """Run one task on its backend (TensorFlow imported only for the TensorFlow side)."""
     start = time.perf_counter()
     if task.backend == "tensorflow":
-        from scratchnet.compare import tf_side
+        from scratchnet.compare import tensorflow_side
 
-        result = tf_side.train_tensorflow(task, settings, progress)
+        result = tensorflow_side.train_tensorflow(task, settings, progress)
     else:
         result = train_scratchnet(task, settings, progress)
     result["wall_time"] = time.perf_counter() - start
