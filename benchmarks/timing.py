@@ -177,7 +177,6 @@ def machine_info() -> dict:
     from scratchnet.layers import _fast
 
     info["scratchnet"] = getattr(scratchnet, "__version__", "")
-    info["scratchnet_threads"] = _fast.num_threads()
     info["scratchnet_mallopt"] = _fast.keep_freed_memory()
     return info
 

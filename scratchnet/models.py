@@ -39,10 +39,12 @@ makes one update per epoch.
 
 from __future__ import annotations
 
+import collections
 import copy
 import math
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -52,6 +54,7 @@ from scratchnet import callbacks as callbacks_module
 from scratchnet import layers as layers_module
 from scratchnet.callbacks import History  # scratchnet.models.History, as before the move
 from scratchnet.layers import base as layer_names
+from scratchnet.layers import fused
 from scratchnet.layers.base import shape_tuple
 from scratchnet.layers.input_layer import InputLayer
 
@@ -129,6 +132,8 @@ class Model:
         self._metrics = None
         self._rng: np.random.Generator | None = None  # drives shuffling in fit
         self._multi_input = self._multi_output = False
+        self._fused_steps = None  # (nodes, their steps with fused pairs): _steps
+        self._steps_run = None  # the steps of the latest _forward, for _graph_backward
 
     # ------------------------------------------------------------------ the graph
     def _set_graph(self, inputs, outputs) -> None:
@@ -378,7 +383,7 @@ class Model:
 
     def forward(self, x, training=False) -> np.ndarray:
         """As a layer: the output for a batch ``x`` (one input, one output)."""
-        return self._forward([x], training)[0]
+        return self._forward([x], training, fuse=False)[0]
 
     def backward(self, dy, wrt_preactivation=False) -> np.ndarray:
         """As a layer: ``dL/dx`` for the upstream ``dy``; fills every inner layer's ``grads``."""
@@ -525,10 +530,30 @@ class Model:
         return x, y
 
     # ------------------------------------------------------------------ the math of one batch
-    def _forward(self, xs: list[np.ndarray], training: bool) -> list[np.ndarray]:
-        """Every node in topological order; returns the outputs (a list, one per model output)."""
+    def _steps(self, fuse: bool) -> list:
+        """The nodes in topological order; with ``fuse``, each Conv2D(relu)-MaxPooling2D pair as one step.
+
+        A pair is fused (``layers/fused.py``: the same numbers with fewer passes
+        over the convolution's output) when ``fused.fusable`` accepts it and the
+        convolution's output feeds nothing but the pooling layer. The fused step
+        stands where the pooling node stood and reads the convolution's inputs.
+        """
+        if not fuse:
+            return self._nodes
+        if self._fused_steps is None or self._fused_steps[0] is not self._nodes:
+            self._fused_steps = (self._nodes, _fuse_pairs(self._nodes, self._outputs))
+        return self._fused_steps[1]
+
+    def _forward(self, xs: list[np.ndarray], training: bool, fuse: bool = True) -> list[np.ndarray]:
+        """Every node in topological order; returns the outputs (a list, one per model output).
+
+        ``fuse=False`` runs every layer on its own (``compute_gradients``, a model
+        used as a layer): the layers then hold their caches and pre-activations.
+        ``_graph_backward`` walks back through the same steps.
+        """
         values = {id(t): x for t, x in zip(self._inputs, xs, strict=True)}
-        for node in self._nodes:
+        self._steps_run = self._steps(fuse)
+        for node in self._steps_run:
             if not node.inputs:
                 continue  # an InputLayer: its output is a model input, checked by _check_x
             args = [values[id(t)] for t in node.inputs]
@@ -582,7 +607,7 @@ class Model:
 
         for t, g in zip(self._outputs, output_grads, strict=True):
             send(t, g)
-        for node in reversed(self._nodes):
+        for node in reversed(self._steps_run or self._nodes):
             if not node.inputs:
                 continue  # an InputLayer
             kwargs = {}
@@ -619,7 +644,9 @@ class Model:
         self._require_compiled()
         x, y = self._check_xy(x, y)
         logits_loss = self._logits_loss()
-        out = self._forward(x, training)[0]
+        out = self._forward(x, training, fuse=False)[
+            0
+        ]  # the layers one by one: preactivations kept
         loss = self._batch_loss(y, out, logits_loss)
         self._backward(y, out, logits_loss)
         return loss, [g.copy() for g in self._grads()]
@@ -1177,6 +1204,38 @@ def _config_layers(config: dict):
             ),
             entry,
         )
+
+
+class _Step(NamedTuple):
+    """A node-like step of ``Model._steps``: a fused pair (``layers/fused.py``) in its pooling node's place."""
+
+    layer: object
+    inputs: list
+    output: object
+    list_call: bool = False
+
+
+def _fuse_pairs(nodes, outputs) -> list:
+    """``nodes`` with each fusable Conv2D(relu)-MaxPooling2D pair replaced by one ``_Step``."""
+    readers = collections.Counter(id(t) for node in nodes for t in node.inputs)
+    readers.update(id(t) for t in outputs)
+    producer = {id(node.output): node for node in nodes}
+    fused_convs, steps = set(), []
+    for node in nodes:
+        first = producer.get(id(node.inputs[0])) if len(node.inputs) == 1 else None
+        if (
+            first is not None
+            and readers[id(first.output)] == 1
+            and len(first.inputs) == 1
+            and fused.fusable(first.layer, node.layer)
+        ):
+            fused_convs.add(id(first))
+            steps.append(
+                _Step(fused.ConvReluMaxPool(first.layer, node.layer), first.inputs, node.output)
+            )
+        else:
+            steps.append(node)
+    return [s for s in steps if id(s) not in fused_convs]
 
 
 def _default_name(base: str) -> str:

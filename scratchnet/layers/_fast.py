@@ -3,7 +3,7 @@ r"""The fast path of Conv2D and Dense: where the code departs from the plain for
 ``conv.py`` states the convolution twice, as the definition (``conv2d_loop``)
 and as im2col + one matrix product (``conv2d`` / ``conv2d_backward``). The
 layer runs the versions in this module instead, and Dense runs its three
-products through ``matmul`` / ``matmul_sum_split`` (item 4). They compute the same sums
+products through ``matmul`` (item 4). They compute the same sums
 (tests hold them to the loop references and to finite differences); what
 changes is only how memory is laid out and touched, because a NumPy training
 step of a small CNN is bound by memory passes over the (N, H, W, F)
@@ -39,37 +39,30 @@ machine: ``benchmarks/README.md``).
    operand as it is). For C > 1 the row-major layout (M, kh·kw·C + 1) is kept
    and filled by one ``np.copyto`` of the window view (C-long contiguous runs).
 
-4. **Threads: BLAS pinned to one thread, big products split across our own
-   workers.** OpenBLAS' own threads wait for each other by spinning; while
-   another process holds one of the two cores, a two-thread GEMM stalls
-   (the deeper CNN fell to 0.14x Keras). Here every product of the fast path
-   runs with BLAS at one thread (threadpoolctl), and a large product is cut
-   into ``num_threads()`` row blocks (for :math:`\text{cols}^\top dZ`, blocks of
-   the summed-over rows, whose partial products are added) that run on a
-   small thread pool: NumPy releases the GIL inside BLAS, and a worker that
-   is descheduled only delays the join instead of stalling its partner.
-   Splitting a sum changes its rounding order: results agree with the
-   unsplit product to float rounding (the tests' tolerance), not bit for bit.
-   ``set_num_threads(n)`` chooses the worker count; the default is
-   ``SCRATCHNET_NUM_THREADS``, else ``OMP_NUM_THREADS`` when set, else the
-   CPUs this process may use.
+4. **Threads: BLAS's own.** Every product is one BLAS call on BLAS's own
+   threads (as many as BLAS is set to: ``OMP_NUM_THREADS``,
+   ``OPENBLAS_NUM_THREADS`` or threadpoolctl decide). Two earlier schemes were
+   measured and removed (``benchmarks/README.md`` has the numbers): splitting
+   large products into row blocks on scratchnet's own worker threads with BLAS
+   pinned to one thread (so that a worker descheduled by another process
+   would only delay a join), 2-5x slower on the idle 2-core machine than
+   OpenBLAS' own threads (thread wake-ups of a few hundred microseconds, and
+   two BLAS calls at once ran barely faster than one); and pinning only the
+   small products to one thread, which changed BLAS's thread count back and
+   forth on every call and cost more than it saved.
 
 The cache the backward pass needs is ``ConvCache``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from threadpoolctl import ThreadpoolController
 
 # conv.py imports this module too, so its names are looked up at call time (conv.pad_hw)
 from scratchnet.layers import conv
@@ -104,123 +97,9 @@ def keep_freed_memory() -> bool:
     return _malloc_state["applied"]
 
 
-# -- threads -------------------------------------------------------------------
-
-_SPLIT_MIN_MACS = 2_000_000  # smaller products are not worth a thread hand-off (~30 µs)
-_threads = {"n": None, "pool": None, "controller": None}
-_threads_lock = threading.Lock()
-_blas_pin = {"depth": 0, "limiter": None}  # overlapping users of _one_blas_thread
-
-
-def num_threads() -> int:
-    """Worker threads the fast path splits a large product across."""
-    if _threads["n"] is None:
-        env = os.environ.get("SCRATCHNET_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS", "")
-        if env.isdigit() and int(env) > 0:
-            _threads["n"] = int(env)
-        else:
-            _threads["n"] = (
-                len(os.sched_getaffinity(0))
-                if hasattr(os, "sched_getaffinity")
-                else (os.cpu_count() or 1)
-            )
-    return _threads["n"]
-
-
-def set_num_threads(n: int) -> None:
-    """Split the fast path's large products across ``n`` threads (1: no split)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(
-            f"Invalid value for argument n. Expected a positive integer. Received n={n!r}."
-        )
-    with _threads_lock:
-        if _threads["pool"] is not None and n != _threads["n"]:
-            _threads["pool"].shutdown(wait=True)
-            _threads["pool"] = None
-        _threads["n"] = n
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    """A context in which BLAS uses one thread (threadpoolctl; the controller is made once).
-
-    Counted, not nested: the first of several overlapping users (threads of the
-    caller's) pins BLAS, the last one out restores the caller's setting, so
-    interleaved exits cannot leave BLAS pinned at one thread.
-    """
-    with _threads_lock:
-        if _blas_pin["depth"] == 0:
-            if _threads["controller"] is None:
-                _threads["controller"] = ThreadpoolController()
-            _blas_pin["limiter"] = _threads["controller"].limit(limits=1, user_api="blas")
-        _blas_pin["depth"] += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _blas_pin["depth"] -= 1
-            if _blas_pin["depth"] == 0:
-                _blas_pin["limiter"].restore_original_limits()
-                _blas_pin["limiter"] = None
-
-
-def _pool(n) -> ThreadPoolExecutor:
-    with _threads_lock:
-        if _threads["pool"] is None:
-            _threads["pool"] = ThreadPoolExecutor(n, thread_name_prefix="scratchnet")
-        return _threads["pool"]
-
-
-def _forget_threads_in_forked_child() -> None:
-    """A forked child has none of the parent's worker threads: start afresh (else a job never runs)."""
-    global _threads_lock
-    _threads_lock = threading.Lock()
-    _threads["pool"] = None
-    _threads["controller"] = None
-    _blas_pin["depth"], _blas_pin["limiter"] = 0, None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_threads_in_forked_child)
-
-
-def _blocks(size, n):
-    """``n`` contiguous slices that cover range(size)."""
-    edges = np.linspace(0, size, n + 1).astype(int)
-    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-
-
-def _workers_for(a, b) -> int:
-    """How many workers share the product ``a @ b``: one below ``_SPLIT_MIN_MACS`` multiply-adds."""
-    return 1 if a.shape[0] * a.shape[1] * b.shape[1] < _SPLIT_MIN_MACS else num_threads()
-
-
 def matmul(a, b):
-    r""":math:`A B`, (M, K) @ (K, F), rows of A split across the workers; BLAS at one thread."""
-    n = _workers_for(a, b)
-    with _one_blas_thread():
-        if n == 1:
-            return a @ b
-        out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))  # (M, F)
-        pool = _pool(n)
-        jobs = [pool.submit(np.matmul, a[r], b, out=out[r]) for r in _blocks(a.shape[0], n)]
-        for job in jobs:
-            job.result()
-        return out
-
-
-def matmul_sum_split(a, b):
-    r""":math:`A B`, (K, M) @ (M, F) with M large: the sum over M split in blocks, partial products added."""
-    n = _workers_for(a, b)
-    with _one_blas_thread():
-        if n == 1:
-            return a @ b
-        pool = _pool(n)
-        jobs = [pool.submit(np.matmul, a[:, r], b[r]) for r in _blocks(a.shape[1], n)]
-        total = jobs[0].result()  # (K, F)
-        for job in jobs[1:]:
-            total += job.result()
-        return total
+    r""":math:`A B`, (M, K) @ (K, F): one BLAS call on BLAS's own threads (item 4)."""
+    return a @ b
 
 
 @dataclass
@@ -310,7 +189,7 @@ def conv2d_backward_fast(cache, kernel, dz, strides, padding, use_bias=True, inp
     h_out, w_out = cache.out_hw
     k = kh * kw * c
     dz_mat = dz.reshape(-1, n_filters)  # (M, F)
-    dwb = matmul_sum_split(cache.cols if cache.k_major else cache.cols.T, dz_mat)  # (K + 1, F)
+    dwb = matmul(cache.cols if cache.k_major else cache.cols.T, dz_mat)  # (K + 1, F)
     dkernel = dwb[:k].reshape(kh, kw, c, n_filters)  # (kh, kw, C, F)
     dbias = dwb[k].copy() if use_bias else None  # (F,)
     if not input_grad:

@@ -115,7 +115,7 @@ class Dense(Layer):
             dz = dy  # (N, units) already dL/dz
         else:
             dz = np.asarray(self.activation.backward(z, y, dy), dtype=self.dtype)  # (N, units)
-        self.grads = [_fast.matmul_sum_split(x.T, dz)]  # (in, units): x^T dz
+        self.grads = [_fast.matmul(x.T, dz)]  # (in, units): x^T dz
         if self.use_bias:
             self.grads.append(dz.sum(axis=0))  # (units,)
         return _fast.matmul(dz, self.kernel.T) if input_grad else None  # (N, in): dz W^T
