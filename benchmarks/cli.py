@@ -8,7 +8,7 @@ The plan (``--quick`` shrinks every part to a smoke run of about a minute):
   batch 128 again while a spinning process holds one core;
 * float32 and float64; threads as the machine has them, then (in a fresh
   child process, because TensorFlow fixes its thread pools at start-up) pinned
-  to one: ``OMP_NUM_THREADS=1``, TF intra/inter-op threads 1, scratchnet 1;
+  to one: ``OMP_NUM_THREADS=1``, TF intra/inter-op threads 1, one BLAS thread;
 * peak resident memory of a full MNIST epoch, scratchnet and Keras, each in
   fresh processes, interleaved.
 """

@@ -112,6 +112,33 @@ def keras_float64_twin(initial, keras_name, params, scratch_name, validation):
     return keras64.get_weights()
 
 
+def scratch_float64_twin(initial, scratch_name, params, validation):
+    """scratchnet's final weights when the float32 run is repeated in float64 from the same start.
+
+    The other half of the float32 allowance: a float32 run can leave the exact
+    (float64) trajectory by its own rounding in either library, so the allowance
+    is twice the sum of both libraries' float32 errors.
+    """
+    from scratchnet import optimizers
+
+    (x, y), (x_val, y_val) = _data.load("synthetic", N, N_VAL, "float32")
+    x, y, x_val, y_val = (a.astype(np.float64) for a in (x, y, x_val, y_val))
+    fit_kwargs = (
+        {"validation_split": SPLIT}
+        if validation == "split"
+        else {"validation_data": (x_val, y_val)}
+    )
+    model, _ = build_pair("classic", "float64", np.random.default_rng(0))
+    model.set_weights([w.astype(np.float64) for w in initial])
+    model.compile(
+        optimizer=getattr(optimizers, scratch_name)(**params),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0, **fit_kwargs)
+    return model.get_weights()
+
+
 def _case(scratch_name, keras_name, params, validation):
     tolerances, reason = TOLERANCES, REASON
     if scratch_name == "Nadam":
@@ -150,15 +177,19 @@ def _case(scratch_name, keras_name, params, validation):
         else:
             weights64 = keras_float64_twin(initial, keras_name, params, scratch_name, validation)
             own = normwise(weights_tf, weights64)
+            ours = normwise(
+                weights, scratch_float64_twin(initial, scratch_name, params, validation)
+            )
             out.append(
                 Comparison(
                     "final weights, ‖w − w_Keras32‖/‖w_Keras32‖ over all arrays (Keras' own "
-                    f"float32 error ‖w_Keras32 − w_Keras64‖/‖w_Keras64‖ = {own:.2e})",
+                    f"float32 error ‖w_Keras32 − w_Keras64‖/‖w_Keras64‖ = {own:.2e}, "
+                    f"scratchnet's ‖w32 − w64‖/‖w64‖ = {ours:.2e})",
                     normwise(weights, weights_tf),
                     0.0,
                     "normwise",
                     check_dtype=False,
-                    expected64=own,
+                    expected64=own + ours,
                 )
             )
         return out
@@ -189,9 +220,13 @@ TOLERANCES = {
 }
 REASON = (
     "fit's float32 final weights are compared norm-wise over all arrays (‖Δw‖/‖w‖ ≤ "
-    f"{NORMWISE_32:g}, plus twice Keras' own float32 error on the same run, as in the "
-    "tracking section), not entry by entry: a few training steps amplify one-ulp differences "
-    "of single entries (a ReLU input within an ulp of 0); accuracies must be equal exactly."
+    f"{NORMWISE_32:g}, plus twice the sum of Keras' and scratchnet's own float32 errors on "
+    "the same run, each measured against the same library's float64 run from the same start), "
+    "not entry by entry: a few training steps amplify one-ulp differences of single entries "
+    "(a ReLU input within an ulp of 0, a max-pool window whose maxima differ by an ulp), and "
+    "such an event can happen in either library's float32 run (measured on an Intel Xeon: "
+    "scratchnet 6.4e-6 from Keras float32 after 2 epochs of plain SGD, where Keras float32 "
+    "was 5.8e-8 from Keras float64); accuracies must be equal exactly."
 )
 NADAM_F64 = {"value": Tolerance(1e-5, 1e-6)}
 NADAM_REASON = (
