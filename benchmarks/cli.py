@@ -204,6 +204,7 @@ def run_plan(items, threads, rows, after_group=None):
                         rows += timing.run_case(case, threads)
                 else:
                     rows += timing.run_case(case, threads)
+            model_cases.close_jax_children()
             if after_group is not None:
                 after_group()
     return rows
@@ -227,6 +228,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     families = _names(parser, "--only", args.only, FAMILIES, FAMILIES)
     wanted = _names(parser, "--backends", args.backends, BACKENDS, BACKENDS)
+    if not args.backends and "keras-jax" in wanted and not model_cases.jax_sees_gpu():
+        wanted.remove(
+            "keras-jax"
+        )  # by default only as the GPU stand-in; --backends names it for the CPU
     dtypes = _names(parser, "--dtypes", args.dtypes, DTYPES, ["float32"] if args.quick else DTYPES)
     threads_list = _names(
         parser, "--threads", args.threads, THREADS, ["all"] if args.quick else THREADS

@@ -15,9 +15,11 @@ the same weights. Backends:
 * ``keras-xla``: the same with ``compile(jit_compile=True)`` (float32 only);
 * ``tf-function`` / ``tf-eager``: a hand-written ``GradientTape`` training
   step on the Keras model's variables, traced into a ``tf.function`` or run eagerly;
-* ``keras-gpu``: Keras ``fit``/``predict`` on the GPU when TF sees one.
-  (A Keras-on-JAX stand-in for machines where TF cannot use the GPU is not
-  written yet: benchmarks/README.md, "GPU".)
+* ``keras-gpu``: Keras ``fit``/``predict`` on the GPU when TF sees one;
+* ``keras-jax``: Keras 3 on its JAX backend, in a child process
+  (``benchmarks.jax_child``), on the device JAX sees: the stand-in for TF on a
+  GPU where TF-GPU cannot be installed, labelled with its device. It runs by
+  default when JAX sees a GPU, and on the CPU when ``--backends`` names it.
 
 ``max_diff`` of a training row: after ONE training step (the first batch)
 from the shared initial weights, the largest difference of the model's
@@ -30,6 +32,7 @@ resident set size (``ru_maxrss``) as JSON.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import resource
@@ -45,7 +48,7 @@ from scratchnet.models import Sequential
 
 MODELS = ("classic", "deeper")
 MODEL_BACKENDS = ("scratchnet", "keras", "keras-xla", "tf-function", "tf-eager")
-GPU_MODEL_BACKENDS = ("keras-gpu",)
+GPU_MODEL_BACKENDS = ("keras-gpu", "keras-jax")
 
 
 def build_model(name, dtype, seed=0):
@@ -126,6 +129,86 @@ def _tf_step_backend(km, keras, tf, xs, ys, traced):
     return run
 
 
+# -- Keras on JAX, in a child process -----------------------------------------------------
+
+_JAX_CHILDREN: list = []
+
+
+def jax_sees_gpu() -> bool:
+    """Whether JAX is installed and sees a GPU (asked in a child: the parent keeps its GPU memory free)."""
+    import importlib.util
+
+    if importlib.util.find_spec("jax") is None:
+        return False
+    probe = "import jax; print(jax.default_backend())"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    return out.stdout.strip() in ("gpu", "cuda", "rocm")
+
+
+class JaxKerasChild:
+    """A persistent ``benchmarks.jax_child`` process; ``run`` and ``result`` are a ``Backend``'s callables."""
+
+    def __init__(self, model_name, kind, batch, dtype, n):
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, KERAS_BACKEND="jax", XLA_PYTHON_CLIENT_PREALLOCATE="false")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        if dtype == "float64":
+            env["JAX_ENABLE_X64"] = "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.jax_child", model_name, kind, str(batch), dtype, str(n)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=root,
+        )  # fmt: skip
+        _JAX_CHILDREN.append(self)
+        first = self.proc.stdout.readline()
+        if not first:
+            raise RuntimeError(
+                "benchmarks.jax_child exited before it was ready (is JAX installed? "
+                'pip install -e ".[jax]")'
+            )
+        self.info = json.loads(first)
+        self.device = self.info["device"]
+
+    def _call(self, line: str) -> None:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if answer != "done":
+            raise RuntimeError(f"benchmarks.jax_child answered {answer!r} to {line!r}")
+
+    def run(self) -> None:
+        self._call("run")
+
+    def result(self) -> list:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "result.npy")
+            self._call(f"result {path}")
+            return [np.load(path)]
+
+    def label(self, what: str) -> str:
+        stand_in = ", the stand-in for TF on a GPU" if self.device != "cpu" else ""
+        return f"Keras {what} on JAX ({self.device}){stand_in}"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+
+
+def close_jax_children() -> None:
+    """Stop every ``JaxKerasChild`` (called after each group of cases, and at exit)."""
+    while _JAX_CHILDREN:
+        _JAX_CHILDREN.pop().close()
+
+
+atexit.register(close_jax_children)
+
+
 def training_cases(model_name, batch, dtype, steps, tf, wanted, gpu, rounds, kind="step"):
     """``steps`` training steps per call (``kind="step"``), or a whole epoch (``kind="epoch"``)."""
     n = steps * batch
@@ -200,6 +283,9 @@ def training_cases(model_name, batch, dtype, steps, tf, wanted, gpu, rounds, kin
                 lambda p, km=km: km.predict(p, batch_size=64, verbose=0),
                 device,
             )
+    if "keras-jax" in wanted and kind == "step":
+        child = JaxKerasChild(model_name, "fit", batch, dtype, n)
+        backends.append(Backend("keras-jax", child.run, child.result, child.label("fit")))
     what = f"{model_name} fit, batch {batch}" + (" (one epoch)" if kind == "epoch" else "")
     if "keras" not in keras_models and "tf-eager" in keras_models:
         what = f"{model_name} train step vs TF eager, batch {batch}"
@@ -239,6 +325,9 @@ def predict_case(model_name, batch, dtype, n, tf, wanted, gpu, rounds):
 
             label = "Keras predict" + (" on the GPU" if name == "keras-gpu" else "")
             backends.append(Backend(name, run, run, label))
+    if "keras-jax" in wanted:
+        child = JaxKerasChild(model_name, "predict", batch, dtype, n)
+        backends.append(Backend("keras-jax", child.run, child.result, child.label("predict")))
     case = Case(
         model_name, f"{model_name} predict, batch {batch}", "predict", batch, dtype, n, backends,
         reference="keras" if tf is not None and "keras" in wanted else None,

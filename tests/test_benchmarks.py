@@ -71,6 +71,38 @@ def test_quick_run_writes_json_table_and_plot(tmp_path):
     assert next(Path(tmp_path).glob("*-quick-ops.png")).stat().st_size > 1000
 
 
+def test_keras_on_jax_runs_in_its_child_and_is_compared_with_keras(tmp_path):
+    # The GPU stand-in, on the CPU here: --backends names it (by default it runs only when
+    # JAX sees a GPU). Its rows carry their device in the label and a difference from Keras.
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("jax")
+    proc = bench(
+        "--quick", "--only", "classic", "--backends", "scratchnet,keras,keras-jax", "--rounds", "1",
+        "--no-plots", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [r for r in written_json(tmp_path)["rows"] if r["backend"] == "keras-jax"]
+    assert {r["kind"] for r in rows} == {"step", "predict"}
+    for r in rows:
+        assert r["label"] in ("Keras fit on JAX (cpu)", "Keras predict on JAX (cpu)"), r
+        assert math.isfinite(r["time_s"]) and r["time_s"] > 0, r
+        assert r["diff_against"] == "keras" and r["max_diff"] < 1e-5, (
+            r
+        )  # the same model and weights
+
+
+def test_keras_on_jax_is_left_out_by_default_without_a_gpu(tmp_path):
+    from benchmarks import model_cases
+
+    if model_cases.jax_sees_gpu():
+        pytest.skip("JAX sees a GPU here: the stand-in runs by default")
+    proc = bench(
+        "--quick", "--only", "dense", "--rounds", "1", "--no-plots", "--out", str(tmp_path)
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "keras-jax" not in {r["backend"] for r in written_json(tmp_path)["rows"]}
+
+
 def test_without_tensorflow_says_how_to_install_and_runs_scratchnet(tmp_path):
     blocker = tmp_path / "blocker" / "tensorflow"
     blocker.mkdir(parents=True)
