@@ -86,38 +86,13 @@ def run_fit(scratch_name, keras_name, params, validation, dtype, rng):
     return history, history_tf, model.get_weights(), keras_model.get_weights(), initial
 
 
-def keras_float64_twin(initial, keras_name, params, scratch_name, validation):
-    """Keras' final weights when the float32 run is repeated in float64 from the same start.
+def float64_twins(initial, scratch_name, keras_name, params, validation):
+    """(scratchnet's, Keras') final weights when the float32 run is repeated in float64 from the same start.
 
-    Float32 runs compare ``‖w − w_Keras32‖`` against TF's own float32 error
-    ``‖w_Keras32 − w_Keras64‖`` (as the tracking section does): a ReLU input
-    that lands within an ulp of 0 sends a few steps apart in either library.
-    """
-    (x, y), (x_val, y_val) = _data.load("synthetic", N, N_VAL, "float32")
-    x, y, x_val, y_val = (a.astype(np.float64) for a in (x, y, x_val, y_val))
-    fit_kwargs = (
-        {"validation_split": SPLIT}
-        if validation == "split"
-        else {"validation_data": (x_val, y_val)}
-    )
-    _, keras64 = build_pair("classic", "float64", np.random.default_rng(0))
-    keras64.set_weights([w.astype(np.float64) for w in initial])
-    keras_params = {
-        **params,
-        **({"momentum": 0.0, "nesterov": False} if scratch_name == "GradientDescent" else {}),
-    }
-    n_train = int(N * (1 - SPLIT)) if validation == "split" else N
-    keras_batch = n_train if scratch_name == "GradientDescent" else BATCH
-    _keras_fit(keras64, keras_name, keras_params, "float64", x, y, keras_batch, **fit_kwargs)
-    return keras64.get_weights()
-
-
-def scratch_float64_twin(initial, scratch_name, params, validation):
-    """scratchnet's final weights when the float32 run is repeated in float64 from the same start.
-
-    The other half of the float32 allowance: a float32 run can leave the exact
-    (float64) trajectory by its own rounding in either library, so the allowance
-    is twice the sum of both libraries' float32 errors.
+    Float32 runs compare ``‖w − w_Keras32‖`` against both libraries' own float32
+    errors ``‖w_Keras32 − w_Keras64‖`` and ``‖w32 − w64‖`` (as the tracking section
+    does): a ReLU input within an ulp of 0, or a max-pool window whose maxima
+    differ by an ulp, sends a few steps apart in either library's float32 run.
     """
     from scratchnet import optimizers
 
@@ -128,15 +103,23 @@ def scratch_float64_twin(initial, scratch_name, params, validation):
         if validation == "split"
         else {"validation_data": (x_val, y_val)}
     )
-    model, _ = build_pair("classic", "float64", np.random.default_rng(0))
+    model, keras64 = build_pair("classic", "float64", np.random.default_rng(0))
     model.set_weights([w.astype(np.float64) for w in initial])
+    keras64.set_weights([w.astype(np.float64) for w in initial])
     model.compile(
         optimizer=getattr(optimizers, scratch_name)(**params),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )
     model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0, **fit_kwargs)
-    return model.get_weights()
+    keras_params = {
+        **params,
+        **({"momentum": 0.0, "nesterov": False} if scratch_name == "GradientDescent" else {}),
+    }
+    n_train = int(N * (1 - SPLIT)) if validation == "split" else N
+    keras_batch = n_train if scratch_name == "GradientDescent" else BATCH
+    _keras_fit(keras64, keras_name, keras_params, "float64", x, y, keras_batch, **fit_kwargs)
+    return model.get_weights(), keras64.get_weights()
 
 
 def _case(scratch_name, keras_name, params, validation):
@@ -175,11 +158,8 @@ def _case(scratch_name, keras_name, params, validation):
             for i, (w, w_tf) in enumerate(zip(weights, weights_tf, strict=True)):
                 out.append(Comparison(f"final weight {i}", w, w_tf, "value", relative_atol=True))
         else:
-            weights64 = keras_float64_twin(initial, keras_name, params, scratch_name, validation)
-            own = normwise(weights_tf, weights64)
-            ours = normwise(
-                weights, scratch_float64_twin(initial, scratch_name, params, validation)
-            )
+            ours64, keras64 = float64_twins(initial, scratch_name, keras_name, params, validation)
+            own, ours = normwise(weights_tf, keras64), normwise(weights, ours64)
             out.append(
                 Comparison(
                     "final weights, ‖w − w_Keras32‖/‖w_Keras32‖ over all arrays (Keras' own "
