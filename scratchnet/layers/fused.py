@@ -260,8 +260,9 @@ class ConvReluMaxPool:
         over the conv outputs (i, j) that the pooling windows cover. ``dz`` is first
         put back in (N, H_p p_h, W_p p_w, F) order; then each tap (p, q) is one
         product :math:`dz\, W_{pq}^\top` (M, C) added onto one strided view of
-        :math:`dx_p` whose inner runs are whole rows, W_p p_w C numbers long (the
-        im2col order would add short runs of C numbers, 36 times: 4x slower at batch 128).
+        :math:`dx_p` whose inner runs are whole rows, W_p p_w C numbers long. (One
+        product and a col2im in the im2col order adds short runs of C numbers, 36
+        times: 13.1 against 9.6 ms for the deeper CNN's second convolution at batch 128.)
         """
         n_batch, h, w, c = x_shape
         kernel = self.conv.kernel  # (kh, kw, C, F)
@@ -305,8 +306,6 @@ def _first_max_masks(zk, y):
         hit = zk[k] == y
         np.greater(hit, taken, out=masks[k])
         taken |= hit
-    if zk.shape[0] > 1:
-        np.logical_not(
-            taken, out=masks[-1]
-        )  # finite: the last offset holds the max if none before did
+    if zk.shape[0] > 1:  # finite: the last offset holds the max if none before did
+        np.logical_not(taken, out=masks[-1])
     return masks
