@@ -666,6 +666,10 @@ class Model:
             raise TrainingDivergedError(
                 f"A gradient became NaN or Inf {where} (loss {loss}); the update was not applied."
             )
+        self._update(grads)
+
+    def _update(self, grads) -> None:
+        """The optimizer step on the trainable weights; the caller has checked that every gradient is finite."""
         self.optimizer.apply_gradients(self._trainable_pairs(grads))
 
     # ------------------------------------------------------------------ training
@@ -845,7 +849,7 @@ class Model:
             if not self._gradients_finite(grads):
                 self._diverged(loss, epoch, step, cbs, terminate_on_nan, gradient=True)
                 return {}
-            self._apply(grads, f"at epoch {epoch + 1}, batch {step}", loss)
+            self._update(grads)  # finite: checked above
             total += loss * len(idx)
             seen += len(idx)
             for m in metric_objs:
@@ -896,7 +900,7 @@ class Model:
         if not self._gradients_finite(grads):
             self._diverged(total, epoch, 0, cbs, terminate_on_nan, gradient=True)
             return {}
-        self._apply(grads, f"at epoch {epoch + 1}", total)
+        self._update(grads)  # finite: checked above
         logs = {"loss": total, **{m.name: float(m.result()) for m in metric_objs}}
         for cb in cbs:
             cb.on_train_batch_end(0, {"loss": total})
