@@ -228,10 +228,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     families = _names(parser, "--only", args.only, FAMILIES, FAMILIES)
     wanted = _names(parser, "--backends", args.backends, BACKENDS, BACKENDS)
+    # keras-jax by default only as the GPU stand-in; --backends names it for the CPU
     if not args.backends and "keras-jax" in wanted and not model_cases.jax_sees_gpu():
-        wanted.remove(
-            "keras-jax"
-        )  # by default only as the GPU stand-in; --backends names it for the CPU
+        wanted.remove("keras-jax")
     dtypes = _names(parser, "--dtypes", args.dtypes, DTYPES, ["float32"] if args.quick else DTYPES)
     threads_list = _names(
         parser, "--threads", args.threads, THREADS, ["all"] if args.quick else THREADS

@@ -152,8 +152,6 @@ class JaxKerasChild:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, KERAS_BACKEND="jax", XLA_PYTHON_CLIENT_PREALLOCATE="false")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        if dtype == "float64":
-            env["JAX_ENABLE_X64"] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.jax_child", model_name, kind, str(batch), dtype, str(n)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=root,

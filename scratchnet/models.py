@@ -644,9 +644,8 @@ class Model:
         self._require_compiled()
         x, y = self._check_xy(x, y)
         logits_loss = self._logits_loss()
-        out = self._forward(x, training, fuse=False)[
-            0
-        ]  # the layers one by one: preactivations kept
+        # the layers one by one, so each keeps its cache and pre-activation
+        out = self._forward(x, training, fuse=False)[0]
         loss = self._batch_loss(y, out, logits_loss)
         self._backward(y, out, logits_loss)
         return loss, [g.copy() for g in self._grads()]
