@@ -7,6 +7,10 @@ the float64 half of the parity suite switch to float64 with
 ``epsilon()`` is Keras' fuzz factor (1e-7): the clipping bound of the
 probability path of cross-entropy.
 
+``set_adaptive_threads(False)`` stops ``fit`` and ``predict`` from choosing
+between BLAS's own thread count and one thread by timing their steps
+(``threads.py``; on by default; no Keras counterpart).
+
 ``set_random_seed(seed)`` (``utils.set_random_seed``, Keras' name) makes the
 unseeded models and ``fit`` calls that follow draw their seeds from one
 ``np.random.SeedSequence(seed)``, in the order they ask (``next_seed``): a
@@ -22,6 +26,7 @@ _FLOATX = "float32"
 _EPSILON = 1e-7
 _ALLOWED_FLOATX = ("float16", "float32", "float64")
 _SEEDS: np.random.SeedSequence | None = None  # set by set_random_seed
+_ADAPTIVE_THREADS = True
 
 
 def floatx() -> str:
@@ -53,6 +58,21 @@ def set_epsilon(value: float) -> None:
             f"Invalid value for argument value. Expected a positive float. Received value={value!r}."
         )
     _EPSILON = float(value)
+
+
+def adaptive_threads() -> bool:
+    """Whether ``fit`` and ``predict`` choose BLAS's thread count by timing their steps (``threads.py``)."""
+    return _ADAPTIVE_THREADS
+
+
+def set_adaptive_threads(value: bool) -> None:
+    """Switch the thread choice of ``threads.py`` on (the default) or off (BLAS's own setting stands)."""
+    global _ADAPTIVE_THREADS
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"Invalid value for argument value. Expected True or False. Received value={value!r}."
+        )
+    _ADAPTIVE_THREADS = bool(value)
 
 
 def set_random_seed(seed) -> None:

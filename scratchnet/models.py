@@ -49,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from scratchnet import _checks, config, graph, losses, metrics, optimizers, saving
+from scratchnet import _checks, config, graph, losses, metrics, optimizers, saving, threads
 from scratchnet import callbacks as callbacks_module
 from scratchnet import layers as layers_module
 from scratchnet.callbacks import History  # scratchnet.models.History, as before the move
@@ -134,6 +134,7 @@ class Model:
         self._multi_input = self._multi_output = False
         self._fused_steps = None  # (nodes, their steps with fused pairs): _steps
         self._steps_run = None  # the steps of the latest _forward, for _graph_backward
+        self._threads = threads.ThreadChooser()  # BLAS's threads or one, by step time (threads.py)
 
     # ------------------------------------------------------------------ the graph
     def _set_graph(self, inputs, outputs) -> None:
@@ -833,32 +834,36 @@ class Model:
         for m in metric_objs:
             m.reset_state()
         total, seen = 0.0, 0
-        for step in range(steps):
-            idx = order[step * batch_size : (step + 1) * batch_size]
-            xb, yb = [a[idx] for a in x], y[idx]
-            for cb in cbs:
-                cb.on_train_batch_begin(step, {})
-            out = self._forward(xb, training=True)[0]
-            loss = self._batch_loss(yb, out, logits_loss)
-            if not math.isfinite(loss):
-                self._diverged(loss, epoch, step, cbs, terminate_on_nan)
-                return {}
-            self._backward(yb, out, logits_loss)
-            grads = self._grads()
-            if not self._gradients_finite(grads):
-                self._diverged(loss, epoch, step, cbs, terminate_on_nan, gradient=True)
-                return {}
-            self._update(grads)  # finite: checked above
-            total += loss * len(idx)
-            seen += len(idx)
-            for m in metric_objs:
-                m.update_state(yb, out)
-            logs = {"loss": total / seen}
-            for cb in cbs:
-                cb.on_train_batch_end(step, logs)
-            progress.update(1, lambda t=total, k=seen: {"loss": t / k, **_results(metric_objs)})
-            if self.stop_training:
-                break
+        with self._threads.loop("fit", batch_size) as blas_threads:
+            for step in range(steps):
+                idx = order[step * batch_size : (step + 1) * batch_size]
+                xb, yb = [a[idx] for a in x], y[idx]
+                for cb in cbs:
+                    cb.on_train_batch_begin(step, {})
+                out = self._forward(xb, training=True)[0]
+                loss = self._batch_loss(yb, out, logits_loss)
+                if not math.isfinite(loss):
+                    self._diverged(loss, epoch, step, cbs, terminate_on_nan)
+                    return {}
+                self._backward(yb, out, logits_loss)
+                grads = self._grads()
+                if not self._gradients_finite(grads):
+                    self._diverged(loss, epoch, step, cbs, terminate_on_nan, gradient=True)
+                    return {}
+                self._update(grads)  # finite: checked above
+                total += loss * len(idx)
+                seen += len(idx)
+                for m in metric_objs:
+                    m.update_state(yb, out)
+                logs = {"loss": total / seen}
+                for cb in cbs:
+                    cb.on_train_batch_end(step, logs)
+                progress.update(1, lambda t=total, k=seen: {"loss": t / k, **_results(metric_objs)})
+                blas_threads.tick(
+                    len(idx)
+                )  # threads.py: the step's time decides the next's threads
+                if self.stop_training:
+                    break
         return {"loss": total / seen, **_results(metric_objs)}
 
     def _full_batch_epoch(self, x, y, batch_size, epoch, cbs, terminate_on_nan) -> dict:
@@ -985,9 +990,11 @@ class Model:
         n = x[0].shape[0]
         outs = []
         with _Progress(math.ceil(n / batch_size), verbose, "predict") as progress:
-            for s in range(0, n, batch_size):
-                outs.append(self._forward([a[s : s + batch_size] for a in x], training=False))
-                progress.update(1)
+            with self._threads.loop("predict", batch_size) as blas_threads:
+                for s in range(0, n, batch_size):
+                    outs.append(self._forward([a[s : s + batch_size] for a in x], training=False))
+                    progress.update(1)
+                    blas_threads.tick(outs[-1][0].shape[0])
             progress.finish({})
         joined = [np.concatenate(parts, axis=0) for parts in zip(*outs, strict=True)]
         return joined if self._multi_output else joined[0]

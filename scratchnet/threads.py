@@ -1,0 +1,221 @@
+r"""How many BLAS threads a training or inference loop uses: all of BLAS's threads, or one, by measurement.
+
+**Why.** OpenBLAS cuts each matrix product into equal parts, one per thread,
+and returns when the last part is done. When another process keeps one of the
+two cores busy, the thread that shares that core gets half of it, and every
+product waits for that thread. Measured on the 2-core machine (float32, the
+deeper CNN of ``benchmarks/``, ``fit`` at batch 128, ms per step):
+
+================  ==========  ==========
+                  2 threads   1 thread
+================  ==========  ==========
+idle machine      49–51       55–61
+one core busy     122–136     67–69
+================  ==========  ==========
+
+So one thread is twice as fast while another process spins, and the second
+thread is worth 10–20 % when none does. Which setting wins depends on what
+else the machine runs, and that changes while a model trains, so it is
+measured, not guessed from the load average.
+
+**The rule** (``Choice``, a small state machine over measured step times).
+Each loop (``fit``'s batches, ``predict``'s batches) keeps one record per
+(loop, batch size, BLAS's own thread count T):
+
+1. *probe*: time ``probe_steps`` steps with T threads, then ``probe_steps``
+   steps with 1 thread;
+2. *hold* the setting with the smaller median step time, still recording its
+   step times, for ``hold_seconds`` after the first comparison; each later
+   comparison that keeps the same winner doubles the hold, up to
+   ``max_hold_seconds``, and one that changes it starts again from
+   ``hold_seconds`` (so a steady machine is probed rarely, a changing one
+   often);
+3. when the hold ends, or earlier when the held setting's median step time
+   grows by more than ``jump`` over what it was when it won (another process
+   has started, say), *probe* the other setting again for ``probe_steps``
+   steps and compare it with the held setting's latest ``probe_steps``
+   steps; back to 2.
+
+The first step after a switch is not counted (BLAS wakes or parks its
+threads then), nor is a batch of another size (an epoch's last, smaller
+batch). On an idle machine the cost is ``probe_steps`` + 1 steps at one
+thread every ``max_hold_seconds`` once the choice has settled: well under
+1 % of the time. The record outlives the loop, so the next ``fit`` call on
+the same model starts with the setting that won.
+
+**Numbers do not change.** OpenBLAS splits a product by rows and columns of
+the result, never along the summed index, so each number is the same sum in
+the same order on one thread or two: ``fit`` gives the same bits whichever
+setting runs (``tests/test_threads.py`` holds a model trained while switching
+at every step to one trained with the choice off).
+
+**Control.** ``config.set_adaptive_threads(False)`` switches the choice off
+(BLAS's setting then stands, as it always does when BLAS has one thread:
+``OMP_NUM_THREADS=1``, ``OPENBLAS_NUM_THREADS=1``, threadpoolctl limits).
+BLAS's thread count is put back when the loop ends, also on an exception.
+The count is set through threadpoolctl, which finds the BLAS NumPy loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import statistics
+import time
+from collections import deque
+
+from scratchnet import config
+
+
+class Choice:
+    r"""The state machine of the module docstring for one (loop, batch size, T).
+
+    ``options`` is (T, 1): BLAS's own count first. ``observe(seconds, now)``
+    takes one counted step's time and returns the thread count the next step
+    should run with.
+    """
+
+    def __init__(
+        self,
+        threads: int,
+        probe_steps: int = 5,
+        hold_seconds: float = 2.0,
+        max_hold_seconds: float = 16.0,
+        jump: float = 1.3,
+    ):
+        self.options = (threads, 1)
+        self.probe_steps, self.jump = probe_steps, jump
+        self.hold_seconds, self.max_hold_seconds = hold_seconds, max_hold_seconds
+        self.current = threads  # the setting the steps now run with
+        self.held = None  # the winner of the last comparison; None before the first
+        self.hold = hold_seconds  # how long the latest winner is held
+        self.hold_until = 0.0
+        self.baseline = math.inf  # the winner's median step time when it won
+        self.probing = True
+        self.skip = 1  # steps not to count: the first after a start or a switch
+        self.recent = {t: deque(maxlen=probe_steps) for t in self.options}
+
+    def observe(self, seconds: float, now: float) -> int:
+        if self.skip:
+            self.skip -= 1
+            return self.current
+        recent = self.recent[self.current]
+        recent.append(seconds)
+        if len(recent) < self.probe_steps:
+            return self.current
+        other = self.options[1] if self.current == self.options[0] else self.options[0]
+        if not self.probing:  # 3. the hold ends, or the held setting slowed down
+            slowed = statistics.median(recent) > self.jump * self.baseline
+            if slowed:
+                self.hold = self.hold_seconds
+            if slowed or now >= self.hold_until:
+                return self._switch(other, probing=True)
+            return self.current
+        if len(self.recent[other]) < self.probe_steps:  # 1. the first probe of the other
+            return self._switch(other, probing=True)
+        winner = min(self.options, key=lambda t: statistics.median(self.recent[t]))  # 2.
+        same = winner == self.held
+        self.hold = min(2 * self.hold, self.max_hold_seconds) if same else self.hold_seconds
+        self.held, self.baseline = winner, statistics.median(self.recent[winner])
+        self.hold_until = now + self.hold
+        return self._switch(winner, probing=False)
+
+    def resume(self) -> int:
+        """The setting a new loop starts with; its first step is not counted."""
+        self.skip = 1
+        return self.current
+
+    def _switch(self, threads, probing):
+        self.probing = probing
+        if threads != self.current:
+            self.current = threads
+            self.skip = 1
+            if probing:
+                self.recent[threads].clear()  # a fresh sample of the setting probed
+        return threads
+
+
+class OpenBLASThreads:
+    """BLAS's thread count, read and set through threadpoolctl (the BLAS libraries NumPy loaded)."""
+
+    def __init__(self):
+        from threadpoolctl import ThreadpoolController
+
+        self._blas = ThreadpoolController().select(user_api="blas")
+
+    def get(self) -> int:
+        counts = [lib.num_threads for lib in self._blas.lib_controllers]
+        return max(counts) if counts else 1
+
+    def set(self, threads: int) -> None:
+        self._blas.limit(limits=threads)
+
+
+_SHARED = {}  # the process's OpenBLASThreads, made on first use (finding BLAS takes ~1.5 ms)
+
+
+def _process_blas():
+    if "blas" not in _SHARED:
+        _SHARED["blas"] = OpenBLASThreads()
+    return _SHARED["blas"]
+
+
+class _Idle:
+    """The loop handle when nothing is chosen: ``tick`` does nothing."""
+
+    def tick(self, n_samples: int) -> None:
+        pass
+
+
+class _Loop:
+    """One loop's handle: ``tick(n)`` after each step of n samples."""
+
+    def __init__(self, choice: Choice, blas, batch_size: int, clock):
+        self.choice, self.blas, self.batch_size, self.clock = choice, blas, batch_size, clock
+        self.threads = choice.resume()
+        self.blas.set(self.threads)
+        self.last = clock()
+
+    def tick(self, n_samples: int) -> None:
+        now = self.clock()
+        seconds, self.last = now - self.last, now
+        if n_samples != self.batch_size:  # only whole batches are compared
+            return
+        threads = self.choice.observe(seconds, now)
+        if threads != self.threads:
+            self.blas.set(threads)
+            self.threads = threads
+            self.last = self.clock()  # the switch itself is not part of the next step
+
+
+class ThreadChooser:
+    """A model's records of which BLAS thread count runs its loops faster (module docstring).
+
+    ``with chooser.loop("fit", batch_size) as loop:`` then ``loop.tick(n)``
+    after each step. ``blas`` reads and sets the count (when None, one
+    ``OpenBLASThreads`` shared by the process, made on first use), ``clock`` gives seconds, and ``rule``
+    passes ``Choice``'s keyword arguments (``probe_steps``, ``hold_seconds``, ...).
+    """
+
+    def __init__(self, blas=None, clock=time.perf_counter, **rule):
+        self.rule = rule  # Choice's keyword arguments: probe_steps, hold_seconds, ...
+        self._blas, self.clock = blas, clock
+        self.records: dict[tuple, Choice] = {}
+
+    @contextlib.contextmanager
+    def loop(self, name: str, batch_size: int):
+        if not config.adaptive_threads():
+            yield _Idle()
+            return
+        blas = self._blas if self._blas is not None else _process_blas()
+        threads = blas.get()
+        if threads <= 1:  # nothing to choose: BLAS's (or the user's) one thread stands
+            yield _Idle()
+            return
+        key = (name, batch_size, threads)
+        if key not in self.records:
+            self.records[key] = Choice(threads, **self.rule)
+        try:
+            yield _Loop(self.records[key], blas, batch_size, self.clock)
+        finally:
+            blas.set(threads)
