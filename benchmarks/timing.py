@@ -174,10 +174,12 @@ def machine_info() -> dict:
     except ImportError:  # pragma: no cover - threadpoolctl is a scratchnet dependency
         info["threadpools"] = None
     import scratchnet
+    from scratchnet import config
     from scratchnet.layers import _fast
 
     info["scratchnet"] = getattr(scratchnet, "__version__", "")
     info["scratchnet_mallopt"] = _fast.keep_freed_memory()
+    info["scratchnet_adaptive_threads"] = config.adaptive_threads()  # scratchnet/threads.py
     return info
 
 

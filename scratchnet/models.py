@@ -134,6 +134,7 @@ class Model:
         self._multi_input = self._multi_output = False
         self._fused_steps = None  # (nodes, their steps with fused pairs): _steps
         self._steps_run = None  # the steps of the latest _forward, for _graph_backward
+        self._inner = (None, set())  # (steps, ids of those that need no private copy): _inner_steps
         self._threads = threads.ThreadChooser()  # BLAS's threads or one, by step time (threads.py)
 
     # ------------------------------------------------------------------ the graph
@@ -554,14 +555,37 @@ class Model:
         """
         values = {id(t): x for t, x in zip(self._inputs, xs, strict=True)}
         self._steps_run = self._steps(fuse)
+        inner = self._inner_steps()
         for node in self._steps_run:
             if not node.inputs:
                 continue  # an InputLayer: its output is a model input, checked by _check_x
             args = [values[id(t)] for t in node.inputs]
-            values[id(node.output)] = node.layer.forward(
-                args if node.list_call else args[0], training=training
-            )
+            # arrays only this model's layers made and will not hand out: no private copy
+            token = layer_names.GRAPH_OWNED_INPUTS.set(id(node) in inner)
+            try:
+                values[id(node.output)] = node.layer.forward(
+                    args if node.list_call else args[0], training=training
+                )
+            finally:
+                layer_names.GRAPH_OWNED_INPUTS.reset(token)
         return [values[id(t)] for t in self._outputs]
+
+    def _inner_steps(self) -> set:
+        """The ids of the steps (fused or not) that read only outputs of this model's layers, not a
+        model input, and whose output is not a model output (``layers.base.GRAPH_OWNED_INPUTS``)."""
+        if self._inner[0] is not self._steps_run:
+            given = {id(t) for t in self._inputs}
+            given.update(id(n.output) for n in self._steps_run if not n.inputs)
+            outputs = {id(t) for t in self._outputs}
+            inner = {
+                id(n)
+                for n in self._steps_run
+                if n.inputs
+                and all(id(t) not in given for t in n.inputs)
+                and id(n.output) not in outputs
+            }
+            self._inner = (self._steps_run, inner)
+        return self._inner[1]
 
     def _batch_loss(self, y, out, logits_loss) -> float:
         if logits_loss is not None:

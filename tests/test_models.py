@@ -744,3 +744,28 @@ def test_weights_are_drawn_as_default_rng_of_the_seed_would():
     glorot = initializers.get("glorot_uniform")
     np.testing.assert_array_equal(model.layers[0].kernel, glorot((3, 4), rng, np.float32))
     np.testing.assert_array_equal(model.layers[1].kernel, glorot((4, 2), rng, np.float32))
+
+
+def test_layers_inside_a_model_skip_the_private_copy_of_arrays_the_model_made():
+    """Model._forward: a layer fed by another layer's output keeps it without a copy; the caller's
+    input and the model's output stay private (ARCHITECTURE.md, arrays shared with the caller)."""
+    model = Sequential(
+        [
+            layers.Flatten(input_shape=(4, 4, 2)),
+            layers.Dense(6, activation="tanh"),
+            layers.Dense(3),
+            layers.Flatten(),
+        ],
+        seed=0,
+    )
+    model.build((4, 4, 2))
+    x = np.random.default_rng(0).random((5, 4, 4, 2)).astype(np.float32)
+    out = model._forward([x], training=True)[0]
+    flatten, dense1, dense2, last = model.layers
+    assert not np.shares_memory(dense1._cache[0], x)  # the first layer copied the caller's x
+    assert dense2._cache[0] is dense1._cache[2]  # dense1's output, kept as it is: no copy
+    assert not np.shares_memory(out, dense2._cache[2])  # the model output is a private copy
+    # the layer on its own (no model around it) still copies a caller's array
+    y1 = dense1._cache[2]
+    dense2.forward(y1)
+    assert not np.shares_memory(dense2._cache[0], y1)

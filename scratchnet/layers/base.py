@@ -17,11 +17,17 @@ subclasses.
 from __future__ import annotations
 
 import collections
+import contextvars
 import re
 
 import numpy as np
 
 from scratchnet import _checks, activations, config, graph
+
+# Set by Model._forward while a layer reads only arrays the model's own layers made and
+# its output is not a model output: ``_inputs(private=True)`` then need not copy (the
+# model never writes into those arrays and hands none of them to the caller).
+GRAPH_OWNED_INPUTS = contextvars.ContextVar("scratchnet_graph_owned_inputs", default=False)
 
 # How many layers of each snake-case class name were created: "dense", "dense_1", ...
 _NAME_COUNTS: collections.Counter = collections.Counter()
@@ -195,7 +201,8 @@ class Layer:
         ``check_shape`` the whole shape after the batch axis (``Flatten``, whose
         output size depends on every axis). ``private``: the layer keeps the array
         for backward or hands it back as its output, so it must not share memory
-        with the caller's ``x`` (copied only if it does).
+        with the caller's ``x`` (copied only if it does, and not when the caller is
+        a model passing one layer's output to the next: ``GRAPH_OWNED_INPUTS``).
         """
         if not self.built:
             raise ValueError(
@@ -225,7 +232,12 @@ class Layer:
                 f"input_shape={self.input_shape})",
                 f"an array of shape {x.shape}",
             )
-        if private and isinstance(given, np.ndarray) and np.may_share_memory(x, given):
+        if (
+            private
+            and not GRAPH_OWNED_INPUTS.get()
+            and isinstance(given, np.ndarray)
+            and np.may_share_memory(x, given)
+        ):
             x = x.copy()  # the caller's array stays the caller's
         return x
 
