@@ -7,7 +7,7 @@ the float64 half of the parity suite switch to float64 with
 ``epsilon()`` is Keras' fuzz factor (1e-7): the clipping bound of the
 probability path of cross-entropy.
 
-``set_adaptive_threads(False)`` stops ``fit`` and ``predict`` from choosing
+``set_adaptive_threads(False)`` stops ``fit``, ``evaluate`` and ``predict`` from choosing
 between BLAS's own thread count and one thread by timing their steps
 (``threads.py``; on by default; no Keras counterpart).
 
@@ -61,7 +61,7 @@ def set_epsilon(value: float) -> None:
 
 
 def adaptive_threads() -> bool:
-    """Whether ``fit`` and ``predict`` choose BLAS's thread count by timing their steps (``threads.py``)."""
+    """Whether ``fit``, ``evaluate`` and ``predict`` choose BLAS's thread count by timing their steps."""
     return _ADAPTIVE_THREADS
 
 

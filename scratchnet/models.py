@@ -975,7 +975,10 @@ class Model:
             m.reset_state()
         total = 0.0
         n = x[0].shape[0]
-        with _Progress(math.ceil(n / batch_size), verbose, "evaluate") as progress:
+        with (
+            _Progress(math.ceil(n / batch_size), verbose, "evaluate") as progress,
+            self._threads.loop("evaluate", batch_size) as blas_threads,
+        ):
             for start in range(0, n, batch_size):
                 xb, yb = [a[start : start + batch_size] for a in x], y[start : start + batch_size]
                 out = self._forward(xb, training=False)[0]
@@ -984,6 +987,7 @@ class Model:
                 for m in metric_objs:
                     m.update_state(yb, out)
                 progress.update(1, lambda t=total, k=seen: {"loss": t / k, **_results(metric_objs)})
+                blas_threads.tick(yb.shape[0])
             results = {"loss": total / n, **_results(metric_objs)}
             progress.finish(results)
         return results

@@ -1,4 +1,4 @@
-r"""How many BLAS threads a training or inference loop uses: all of BLAS's threads, or one, by measurement.
+r"""How many BLAS threads ``fit``, ``evaluate`` and ``predict`` use: all of BLAS's threads, or one, by measurement.
 
 **Why.** OpenBLAS cuts each matrix product into equal parts, one per thread,
 and returns when the last part is done. When another process keeps one of the
@@ -19,7 +19,7 @@ else the machine runs, and that changes while a model trains, so it is
 measured, not guessed from the load average.
 
 **The rule** (``Choice``, a small state machine over measured step times).
-Each loop (``fit``'s batches, ``predict``'s batches) keeps one record per
+Each loop (the batches of ``fit``, ``evaluate`` or ``predict``) keeps one record per
 (loop, batch size, BLAS's own thread count T):
 
 1. *probe*: time ``probe_steps`` steps with T threads, then ``probe_steps``

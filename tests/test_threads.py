@@ -170,7 +170,7 @@ def small_data(n=64):
     return x, y
 
 
-def test_fit_and_predict_switch_and_put_blas_back(adaptive):
+def test_fit_evaluate_and_predict_switch_and_put_blas_back(adaptive):
     blas = FakeBLAS(2)
     model = small_model()
     model._threads = threads.ThreadChooser(blas=blas, probe_steps=1, hold_seconds=0.0)
@@ -180,7 +180,10 @@ def test_fit_and_predict_switch_and_put_blas_back(adaptive):
     blas.history.clear()
     model.predict(x, batch_size=4, verbose=0)
     assert 1 in blas.history and blas.threads == 2
-    assert ("fit", 4, 2) in model._threads.records and ("predict", 4, 2) in model._threads.records
+    blas.history.clear()
+    model.evaluate(x, y, batch_size=4, verbose=0)
+    assert 1 in blas.history and blas.threads == 2
+    assert set(model._threads.records) == {("fit", 4, 2), ("predict", 4, 2), ("evaluate", 4, 2)}
 
 
 def test_blas_is_put_back_when_fit_raises(adaptive):

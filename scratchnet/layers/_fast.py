@@ -52,8 +52,8 @@ machine: ``benchmarks/README.md``).
    small products to one thread, which changed BLAS's thread count back and
    forth on every call and cost more than it saved. How many threads BLAS
    has is chosen per loop, not per product: ``scratchnet/threads.py`` times
-   ``fit``'s and ``predict``'s steps with BLAS's own count and with one
-   thread, and keeps the faster (one wins while another process holds a core).
+   the steps of ``fit``, ``evaluate`` and ``predict`` with BLAS's own count and
+   with one thread, and keeps the faster (one wins while another process holds a core).
 
 The cache the backward pass needs is ``ConvCache``.
 """
