@@ -571,17 +571,18 @@ class Model:
         return [values[id(t)] for t in self._outputs]
 
     def _inner_steps(self) -> set:
-        """The ids of the steps (fused or not) that read only outputs of this model's layers, not a
-        model input, and whose output is not a model output (``layers.base.GRAPH_OWNED_INPUTS``)."""
+        """The ids of the steps (fused or not) that read only arrays of this model's layers that the
+        caller never sees (neither a model input nor a model output), and whose own output is not a
+        model output either (``layers.base.GRAPH_OWNED_INPUTS``)."""
         if self._inner[0] is not self._steps_run:
-            given = {id(t) for t in self._inputs}
-            given.update(id(n.output) for n in self._steps_run if not n.inputs)
             outputs = {id(t) for t in self._outputs}
+            shared = outputs | {id(t) for t in self._inputs}
+            shared.update(id(n.output) for n in self._steps_run if not n.inputs)
             inner = {
                 id(n)
                 for n in self._steps_run
                 if n.inputs
-                and all(id(t) not in given for t in n.inputs)
+                and all(id(t) not in shared for t in n.inputs)
                 and id(n.output) not in outputs
             }
             self._inner = (self._steps_run, inner)

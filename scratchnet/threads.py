@@ -10,44 +10,51 @@ deeper CNN of ``benchmarks/``, ``fit`` at batch 128, ms per step):
                   2 threads   1 thread
 ================  ==========  ==========
 idle machine      49–51       55–61
-one core busy     122–136     67–69
+one core busy     122–144     67–69
 ================  ==========  ==========
 
-So one thread is twice as fast while another process spins, and the second
-thread is worth 10–20 % when none does. Which setting wins depends on what
-else the machine runs, and that changes while a model trains, so it is
-measured, not guessed from the load average.
+So one thread is about twice as fast while another process spins, and the
+second thread is worth 8–40 % when none does (8 % for the classic CNN at
+batch 32, 37 % for the deeper one at batch 128, in steps alternating between
+the two settings). Which setting wins depends on what else the machine runs,
+and that changes while a model trains, so it is measured, not guessed from
+the load average.
 
 **The rule** (``Choice``, a small state machine over measured step times).
-Each loop (the batches of ``fit``, ``evaluate`` or ``predict``) keeps one record per
-(loop, batch size, BLAS's own thread count T):
+Each loop (the batches of ``fit``, ``evaluate`` or ``predict``) keeps one
+record per (loop, batch size, BLAS's own thread count T):
 
-1. *probe*: time ``probe_steps`` steps with T threads, then ``probe_steps``
-   steps with 1 thread;
-2. *hold* the setting with the smaller median step time, still recording its
-   step times, for ``hold_seconds`` after the first comparison; each later
-   comparison that keeps the same winner doubles the hold, up to
-   ``max_hold_seconds``, and one that changes it starts again from
-   ``hold_seconds`` (so a steady machine is probed rarely, a changing one
-   often);
-3. when the hold ends, or earlier when the held setting's median step time
-   grows by more than ``jump`` over what it was when it won (another process
-   has started, say), *probe* the other setting again for ``probe_steps``
-   steps and compare it with the held setting's latest ``probe_steps``
-   steps; back to 2.
+1. *probe*: ``probe_pairs`` pairs of steps, each a step with T threads
+   followed by a step with one thread, and the ratio of the two times. The
+   steps of a pair are neighbours, so a machine whose speed drifts from
+   second to second (a shared VM's does, by tens of percent) slows both alike:
+   the ratios are clean where the times of two blocks of steps, taken a
+   second apart, were not (blocks of 5 steps chose one thread on the idle
+   machine, 23 % slower, in one of the runs that tested this rule);
+2. *hold* one thread if the median ratio is below 1, else T, for
+   ``hold_seconds`` after the first comparison; each later comparison that
+   keeps the same winner doubles the hold, up to ``max_hold_seconds``, and
+   one that changes it starts again from ``hold_seconds`` (a steady machine
+   is probed rarely, a changing one often);
+3. when the hold ends, or earlier when the held setting's median over its
+   latest ``probe_pairs`` steps exceeds ``jump`` times its median over the
+   first ``probe_pairs`` steps of the hold (another process has started,
+   say), probe again: back to 1.
 
-The first step after a switch is not counted (BLAS wakes or parks its
-threads then), nor is a batch of another size (an epoch's last, smaller
-batch). On an idle machine the cost is ``probe_steps`` + 1 steps at one
-thread every ``max_hold_seconds`` once the choice has settled: well under
-1 % of the time. The record outlives the loop, so the next ``fit`` call on
-the same model starts with the setting that won.
+The loop's first step is not counted (it pays for the loop's set-up), nor is
+a batch of another size (an epoch's last, smaller batch). On an idle machine
+the cost is ``probe_pairs`` steps at one thread every ``max_hold_seconds``
+once the choice has settled, and at most that many every ``hold_seconds``
+before. The record outlives the loop, so the next ``fit`` call on the same
+model starts with the setting that won.
 
 **Numbers do not change.** OpenBLAS splits a product by rows and columns of
 the result, never along the summed index, so each number is the same sum in
 the same order on one thread or two: ``fit`` gives the same bits whichever
-setting runs (``tests/test_threads.py`` holds a model trained while switching
-at every step to one trained with the choice off).
+setting runs (``tests/test_threads.py`` holds a small CNN trained while
+switching every step or two to one trained with the choice off; the deeper
+CNN of ``benchmarks/`` trained on one thread and on two gave the same bits at
+batch 32 and 128).
 
 **Control.** ``config.set_adaptive_threads(False)`` switches the choice off
 (BLAS's setting then stands, as it always does when BLAS has one thread:
@@ -59,7 +66,6 @@ The count is set through threadpoolctl, which finds the BLAS NumPy loaded.
 from __future__ import annotations
 
 import contextlib
-import math
 import statistics
 import time
 from collections import deque
@@ -78,61 +84,75 @@ class Choice:
     def __init__(
         self,
         threads: int,
-        probe_steps: int = 5,
-        hold_seconds: float = 2.0,
-        max_hold_seconds: float = 16.0,
+        probe_pairs: int = 5,
+        hold_seconds: float = 4.0,
+        max_hold_seconds: float = 32.0,
         jump: float = 1.3,
     ):
         self.options = (threads, 1)
-        self.probe_steps, self.jump = probe_steps, jump
+        self.probe_pairs, self.jump = probe_pairs, jump
         self.hold_seconds, self.max_hold_seconds = hold_seconds, max_hold_seconds
         self.current = threads  # the setting the steps now run with
-        self.held = None  # the winner of the last comparison; None before the first
+        self.held = None  # the winner of the latest comparison; None before the first
         self.hold = hold_seconds  # how long the latest winner is held
         self.hold_until = 0.0
-        self.baseline = math.inf  # the winner's median step time when it won
         self.probing = True
-        self.skip = 1  # steps not to count: the first after a start or a switch
-        self.recent = {t: deque(maxlen=probe_steps) for t in self.options}
+        self.ratios = []  # one-thread time / T-thread time, one per pair of this probe
+        self.first = None  # the T-thread time of the pair under way
+        self.baseline = None  # the held setting's median over the first steps of its hold
+        self.recent = deque(maxlen=probe_pairs)  # the held setting's latest step times
+        self.skip = 1  # steps not to count: a loop's first
 
     def observe(self, seconds: float, now: float) -> int:
         if self.skip:
             self.skip -= 1
             return self.current
-        recent = self.recent[self.current]
-        recent.append(seconds)
-        if len(recent) < self.probe_steps:
+        if self.probing:
+            return self._probe(seconds, now)
+        self.recent.append(seconds)  # 3. holding: watch for a slowdown
+        if len(self.recent) < self.probe_pairs:
             return self.current
-        other = self.options[1] if self.current == self.options[0] else self.options[0]
-        if not self.probing:  # 3. the hold ends, or the held setting slowed down
-            slowed = statistics.median(recent) > self.jump * self.baseline
-            if slowed:
-                self.hold = self.hold_seconds
-            if slowed or now >= self.hold_until:
-                return self._switch(other, probing=True)
+        if self.baseline is None:
+            self.baseline = statistics.median(self.recent)
             return self.current
-        if len(self.recent[other]) < self.probe_steps:  # 1. the first probe of the other
-            return self._switch(other, probing=True)
-        winner = min(self.options, key=lambda t: statistics.median(self.recent[t]))  # 2.
-        same = winner == self.held
-        self.hold = min(2 * self.hold, self.max_hold_seconds) if same else self.hold_seconds
-        self.held, self.baseline = winner, statistics.median(self.recent[winner])
-        self.hold_until = now + self.hold
-        return self._switch(winner, probing=False)
-
-    def resume(self) -> int:
-        """The setting a new loop starts with; its first step is not counted."""
-        self.skip = 1
+        slowed = statistics.median(self.recent) > self.jump * self.baseline
+        if slowed:
+            self.hold = self.hold_seconds
+        if slowed or now >= self.hold_until:
+            self.probing, self.ratios, self.first = True, [], None
+            self.current = self.options[0]  # back to 1: a pair starts with T threads
         return self.current
 
-    def _switch(self, threads, probing):
-        self.probing = probing
-        if threads != self.current:
-            self.current = threads
-            self.skip = 1
-            if probing:
-                self.recent[threads].clear()  # a fresh sample of the setting probed
-        return threads
+    def _probe(self, seconds, now):
+        if self.current == self.options[0]:  # 1. the pair's first step, on T threads
+            self.first = seconds
+            self.current = 1
+            return self.current
+        if self.first is not None:  # the pair's second step, on one thread
+            self.ratios.append(seconds / self.first)
+        self.first = None
+        if len(self.ratios) < self.probe_pairs:
+            self.current = self.options[0]
+            return self.current
+        winner = 1 if statistics.median(self.ratios) < 1 else self.options[0]  # 2. hold
+        same = winner == self.held
+        self.hold = min(2 * self.hold, self.max_hold_seconds) if same else self.hold_seconds
+        self.held, self.hold_until = winner, now + self.hold
+        self.probing, self.baseline = False, None
+        self.recent.clear()
+        self.current = winner
+        return self.current
+
+    def resume(self) -> int:
+        """The setting a new loop starts with; its first step is not counted.
+
+        A probe cut short by the end of the previous loop starts its pair again.
+        """
+        self.skip = 1
+        if self.probing:
+            self.first = None
+            self.current = self.options[0]
+        return self.current
 
 
 class OpenBLASThreads:
@@ -194,11 +214,11 @@ class ThreadChooser:
     ``with chooser.loop("fit", batch_size) as loop:`` then ``loop.tick(n)``
     after each step. ``blas`` reads and sets the count (when None, one
     ``OpenBLASThreads`` shared by the process, made on first use), ``clock`` gives seconds, and ``rule``
-    passes ``Choice``'s keyword arguments (``probe_steps``, ``hold_seconds``, ...).
+    passes ``Choice``'s keyword arguments (``probe_pairs``, ``hold_seconds``, ...).
     """
 
     def __init__(self, blas=None, clock=time.perf_counter, **rule):
-        self.rule = rule  # Choice's keyword arguments: probe_steps, hold_seconds, ...
+        self.rule = rule  # Choice's keyword arguments: probe_pairs, hold_seconds, ...
         self._blas, self.clock = blas, clock
         self.records: dict[tuple, Choice] = {}
 

@@ -769,3 +769,18 @@ def test_layers_inside_a_model_skip_the_private_copy_of_arrays_the_model_made():
     y1 = dense1._cache[2]
     dense2.forward(y1)
     assert not np.shares_memory(dense2._cache[0], y1)
+
+
+def test_a_layer_reading_a_model_output_keeps_its_private_copy():
+    """An intermediate array that is also a model output reaches the caller, so its reader copies it."""
+    from scratchnet import Input
+    from scratchnet.models import Model
+
+    inputs = Input(shape=(4,))
+    first, second, third, fourth = (layers.Dense(n) for n in (3, 2, 2, 2))
+    hidden = first(inputs)
+    model = Model(inputs, [hidden, fourth(third(second(hidden)))], seed=0)
+    x = np.random.default_rng(0).random((5, 4)).astype(np.float32)
+    hidden_out, _ = model._forward([x], training=True)
+    assert not np.shares_memory(second._cache[0], hidden_out)  # second's output is internal
+    assert third._cache[0] is second._cache[2]  # ... so third keeps it without a copy

@@ -56,26 +56,40 @@ def adaptive():
 
 def test_idle_machine_keeps_blas_threads(adaptive):
     blas, clock = FakeBLAS(2), Clock()
-    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_steps=3, hold_seconds=1.0)
+    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_pairs=3, hold_seconds=1.0)
     used = run_steps(chooser, blas, clock, lambda t, s: 0.010 if t == 2 else 0.013, 400)
-    # probe 2 (1 uncounted + 3), probe 1 (1 + 3), then 2 holds: one thread only while probing
-    assert used[:8] == [2, 2, 2, 2, 1, 1, 1, 1]
-    assert used[8:20] == [2] * 12
-    assert used.count(1) <= 4 * 5  # four probes of one thread at most in 4 s of steps
+    # the uncounted first step, three pairs (two threads, then one), then two threads hold
+    assert used[:7] == [2, 2, 1, 2, 1, 2, 1]
+    assert used[7:100] == [2] * 93  # 1 s hold, then the first 3 steps are its baseline ...
+    assert used.count(1) <= 3 * 4  # one thread only in the probes: 1, 2, 4 s holds in 4 s
     assert blas.threads == 2  # put back after the loop
 
 
 def test_busy_core_picks_one_thread(adaptive):
     blas, clock = FakeBLAS(2), Clock()
-    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_steps=3, hold_seconds=1.0)
+    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_pairs=3, hold_seconds=1.0)
     used = run_steps(chooser, blas, clock, lambda t, s: 0.120 if t == 2 else 0.070, 200)
-    assert used[8:].count(2) <= 4 * 4  # the re-probes of two threads only
-    assert used[8:20] == [1] * 12
+    assert used[7:20] == [1] * 13
+    assert used[7:].count(2) <= 3 * 4  # the probes' two-thread steps only
     assert blas.threads == 2
 
 
+def test_a_drifting_machine_does_not_fool_the_pairs(adaptive):
+    """The machine gets faster step by step (step times halve every 5 steps) while two threads are
+    30 % faster: a block of 5 one-thread steps after a block of 5 two-thread steps would look 2x
+    faster; each pair's ratio is 1.3 / 2^0.2 = 1.13 > 1."""
+    blas, clock = FakeBLAS(2), Clock()
+    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_pairs=5, hold_seconds=100.0)
+
+    def step_time(t, step):
+        return (0.010 if t == 2 else 0.013) * 2.0 ** (-step / 5)
+
+    used = run_steps(chooser, blas, clock, step_time, 40)
+    assert used[11:] == [2] * 29  # after 5 pairs: two threads
+
+
 def test_hold_doubles_while_the_winner_stays_and_resets_on_a_change(adaptive):
-    choice = threads.Choice(2, probe_steps=2, hold_seconds=1.0, max_hold_seconds=4.0)
+    choice = threads.Choice(2, probe_pairs=2, hold_seconds=1.0, max_hold_seconds=4.0)
     now, holds = 0.0, []
     for _ in range(200):
         now += 0.1
@@ -83,7 +97,7 @@ def test_hold_doubles_while_the_winner_stays_and_resets_on_a_change(adaptive):
         if not choice.probing and (not holds or holds[-1] != (choice.hold, choice.hold_until)):
             holds.append((choice.hold, choice.hold_until))
     assert [h for h, _ in holds[:4]] == [1.0, 2.0, 4.0, 4.0]  # doubled, capped at max_hold_seconds
-    # the other setting becomes faster: the next comparison changes the winner, hold back to 1 s
+    # one thread becomes the faster: the next comparison changes the winner, hold back to 1 s
     changed = None
     for _ in range(100):
         now += 0.1
@@ -96,7 +110,7 @@ def test_hold_doubles_while_the_winner_stays_and_resets_on_a_change(adaptive):
 def test_a_slower_held_setting_reopens_the_comparison_at_once(adaptive):
     blas, clock = FakeBLAS(2), Clock()
     chooser = threads.ThreadChooser(
-        blas=blas, clock=clock, probe_steps=3, hold_seconds=100.0, max_hold_seconds=100.0
+        blas=blas, clock=clock, probe_pairs=3, hold_seconds=100.0, max_hold_seconds=100.0
     )
 
     def step_time(t, step):  # another process starts at step 30: two threads get slow
@@ -105,13 +119,13 @@ def test_a_slower_held_setting_reopens_the_comparison_at_once(adaptive):
         return 0.030 if t == 2 else 0.013
 
     used = run_steps(chooser, blas, clock, step_time, 60)
-    assert used[10:30] == [2] * 20  # held (the hold alone would last 100 s)
-    assert used[-10:] == [1] * 10  # the jump re-opened the comparison long before that
+    assert used[7:30] == [2] * 23  # held (the hold alone would last 100 s)
+    assert used[-10:] == [1] * 10  # the slowdown re-opened the comparison long before that
 
 
 def test_only_whole_batches_count_and_each_batch_size_has_its_record(adaptive):
     blas, clock = FakeBLAS(2), Clock()
-    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_steps=2)
+    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_pairs=2)
     with chooser.loop("fit", 8) as loop:
         for _ in range(20):
             clock.now += 1.0
@@ -124,19 +138,30 @@ def test_only_whole_batches_count_and_each_batch_size_has_its_record(adaptive):
 
 def test_the_record_outlives_the_loop(adaptive):
     blas, clock = FakeBLAS(2), Clock()
-    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_steps=3, hold_seconds=10.0)
+    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_pairs=3, hold_seconds=10.0)
     run_steps(chooser, blas, clock, lambda t, s: 0.120 if t == 2 else 0.070, 20)
     used = run_steps(chooser, blas, clock, lambda t, s: 0.120 if t == 2 else 0.070, 20)
     assert used == [1] * 20  # the next loop starts with the winner
 
 
+def test_a_probe_cut_short_by_the_loop_end_starts_its_pair_again(adaptive):
+    blas, clock = FakeBLAS(2), Clock()
+    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_pairs=3)
+    run_steps(chooser, blas, clock, lambda t, s: 0.01, 4)  # skip, pair 1, then a lone 2-thread step
+    used = run_steps(chooser, blas, clock, lambda t, s: 0.01, 6)
+    assert used == [2, 2, 1, 2, 1, 2]  # uncounted first step, then whole pairs
+    (choice,) = chooser.records.values()
+    # one pair from the first loop (its lone last step dropped), two from this one: decided
+    assert len(choice.ratios) == 3 and not choice.probing and choice.held == 2
+
+
 def test_one_blas_thread_or_switched_off_changes_nothing(adaptive):
     blas, clock = FakeBLAS(1), Clock()
-    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_steps=2)
+    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_pairs=2)
     run_steps(chooser, blas, clock, lambda t, s: 0.01, 50)
     assert blas.history == [] and chooser.records == {}
     blas = FakeBLAS(2)
-    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_steps=2)
+    chooser = threads.ThreadChooser(blas=blas, clock=clock, probe_pairs=2)
     config.set_adaptive_threads(False)
     run_steps(chooser, blas, clock, lambda t, s: 0.120 if t == 2 else 0.070, 50)
     assert blas.history == []
@@ -173,7 +198,7 @@ def small_data(n=64):
 def test_fit_evaluate_and_predict_switch_and_put_blas_back(adaptive):
     blas = FakeBLAS(2)
     model = small_model()
-    model._threads = threads.ThreadChooser(blas=blas, probe_steps=1, hold_seconds=0.0)
+    model._threads = threads.ThreadChooser(blas=blas, probe_pairs=1, hold_seconds=0.0)
     x, y = small_data()
     model.fit(x, y, batch_size=4, epochs=2, verbose=0)
     assert 1 in blas.history and blas.threads == 2
@@ -189,7 +214,7 @@ def test_fit_evaluate_and_predict_switch_and_put_blas_back(adaptive):
 def test_blas_is_put_back_when_fit_raises(adaptive):
     blas = FakeBLAS(2)
     model = small_model()
-    model._threads = threads.ThreadChooser(blas=blas, probe_steps=1, hold_seconds=0.0)
+    model._threads = threads.ThreadChooser(blas=blas, probe_pairs=1, hold_seconds=0.0)
     x, y = small_data()
 
     class Interrupt(Callback):
@@ -203,13 +228,13 @@ def test_blas_is_put_back_when_fit_raises(adaptive):
 
 
 def test_switching_threads_changes_no_bit(adaptive):
-    """The real BLAS: one model trained while switching (nearly) every step, one with the choice off."""
+    """The real BLAS: one model trained while switching every step or two, one with the choice off."""
     x, y = small_data(256)
     weights = []
     for on in (True, False):
         config.set_adaptive_threads(on)
         model = small_model(seed=3)
-        model._threads = threads.ThreadChooser(probe_steps=1, hold_seconds=0.0)
+        model._threads = threads.ThreadChooser(probe_pairs=1, hold_seconds=0.0)
         model.fit(x, y, batch_size=16, epochs=2, verbose=0, seed=0)
         weights.append(model.get_weights())
     for a, b in zip(*weights, strict=True):
