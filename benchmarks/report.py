@@ -115,7 +115,8 @@ def markdown(result) -> str:
     meta = result["meta"]
     lines += [
         f"CPU: {meta.get('cpu_model')} ({meta.get('cpus_usable')} usable); NumPy {meta.get('numpy')}, "
-        f"TensorFlow {meta.get('tensorflow')}, Keras {meta.get('keras')}; GPU seen by TF: {meta.get('gpus') or 'none'}.",
+        f"TensorFlow {meta.get('tensorflow')}, Keras {meta.get('keras')}; GPU seen by TF: {meta.get('gpus') or 'none'}; "
+        f"scratchnet at commit {meta.get('commit') or 'unknown'}.",
         f"Load average at start {meta.get('loadavg_start')}, at end {meta.get('loadavg_end')}. "
         "Times are medians over interleaved rounds, [25th-75th percentile]; Δ is the max absolute "
         "difference of the outputs (forward and every gradient) from TF eager (ops) or Keras fit (models).",

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -180,7 +182,26 @@ def machine_info() -> dict:
     info["scratchnet"] = getattr(scratchnet, "__version__", "")
     info["scratchnet_mallopt"] = _fast.keep_freed_memory()
     info["scratchnet_adaptive_threads"] = config.adaptive_threads()  # scratchnet/threads.py
+    info["commit"] = _commit(Path(scratchnet.__file__).resolve().parents[1])
     return info
+
+
+def _commit(root: Path) -> str | None:
+    """The checkout's ``git`` commit, ``+dirty`` when tracked files differ from it; None outside git."""
+    if not (root / ".git").exists():  # an installed copy, not the checkout
+        return None
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        changed = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if changed else "")
 
 
 def _cpu_model() -> str:

@@ -68,8 +68,11 @@ input gradient is added back one kernel tap at a time
 (``_input_gradient``). The rest is as in ``_fast.py``: the bias as a ones
 column (db is the last row of the dW product), the K-major layout for one
 input channel, products on BLAS's threads. (Running the step over chunks of
-a few images, to keep each chunk in the L2 cache, was measured and was no
-faster: 0.5–4 MiB chunks against the whole batch, at batch 32 and 128.)
+a few images, to keep each chunk in the L2 cache, was measured: no faster at
+batch 32 and 64; for the first convolution at batch 128, chunks of 8–32
+images took 0.82–0.94 of the whole batch's time in a later measurement, at
+most a tenth of a classic step, so it is not built yet:
+``benchmarks/README.md``, "What was tried".)
 
 Reference for the identity: CS231n notes ("Convolutional Networks": the
 conv-relu-pool pattern); Chellapilla, Puri & Simard, "High Performance
