@@ -92,6 +92,44 @@ def test_fused_pair_computes_what_the_two_layers_compute(cfg, input_grad):
     assert_same_pass(expected, (y, dx, grads))
 
 
+@given(cfg=pair_configs(), per_chunk=st.integers(1, 3), input_grad=st.booleans())
+def test_a_batch_in_chunks_computes_what_the_layers_compute(cfg, per_chunk, input_grad):
+    # 4·per_chunk + 1 images: a batch past the whole-batch limit, cut into runs of per_chunk
+    cfg = {**cfg, "n": 4 * per_chunk + 1}
+    conv, pool, rng = make_pair(cfg)
+    x = rng.normal(size=(cfg["n"], *cfg["hwc"]))
+    dy = rng.normal(
+        size=(cfg["n"], *pool.compute_output_shape(conv.compute_output_shape(cfg["hwc"])))
+    )
+    image_bytes = int(np.prod(pool.pool_size)) * int(np.prod(dy.shape[1:])) * x.itemsize  # Z
+    expected = unfused(conv, pool, x, dy, input_grad)
+    op = fused.ConvReluMaxPool(conv, pool, chunk_bytes=per_chunk * image_bytes)
+    y = op.forward(x, training=True)
+    assert [chunk[0] for chunk in op._cache[2]] == [per_chunk] * 4 + [1]
+    dx = op.backward(dy, input_grad=input_grad)
+    assert_same_pass(expected, (y, dx, [g.copy() for g in conv.grads]))
+    whole = fused.ConvReluMaxPool(conv, pool, chunk_bytes=cfg["n"] * image_bytes)
+    y_whole = whole.forward(x, training=False)
+    assert whole._cache[2] is None  # inference keeps no masks, chunked or not
+    np.testing.assert_allclose(op.forward(x, training=False), y_whole, rtol=1e-12, atol=1e-12)
+
+
+def test_image_chunks_cover_the_batch_and_keep_small_batches_whole():
+    # the MNIST CNNs' first convolution at batch 128: 11 MB of Z, runs of 24 images
+    assert fused._image_chunks(128, 86528, 2 * 2**20) == [
+        (0, 24), (24, 48), (48, 72), (72, 96), (96, 120), (120, 128),
+    ]  # fmt: skip
+    assert fused._image_chunks(32, 86528, 2 * 2**20) == [(0, 32)]  # 2.8 MB: whole
+    assert fused._image_chunks(128, 25600, 2 * 2**20) == [(0, 128)]  # the second: 3.3 MB
+    assert fused._image_chunks(5, 1000, 10) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+    assert fused._image_chunks(0, 1000, 10) == [(0, 0)]
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="argument chunk_bytes. Expected None"):
+            fused.ConvReluMaxPool(
+                layers.Conv2D(2, 3, activation="relu"), layers.MaxPooling2D(2), chunk_bytes=bad
+            )
+
+
 @given(cfg=pair_configs(), values=st.lists(st.sampled_from([-2.0, -1.0, 0.0, 1.0]), min_size=4))
 def test_ties_and_zeros_send_the_gradient_where_tf_does(cfg, values):
     # Small integers make equal conv outputs (ties), zero maxima and all-negative windows
@@ -243,6 +281,22 @@ def test_fit_with_the_fused_pairs_trains_like_the_layers():
     h2 = plain_model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
     np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-5)
     for a, b in zip(fused_model.get_weights(), plain_model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_fit_in_chunks_trains_like_fit_on_whole_batches(monkeypatch):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(24, 12, 12, 1))
+    y = np.eye(5)[rng.integers(0, 5, 24)]
+    whole = deeper_model(4)
+    h1 = whole.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    monkeypatch.setattr(fused, "CHUNK_BYTES", 1)  # every image its own chunk
+    chunked = deeper_model(4)
+    h2 = chunked.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    ops = [s.layer for s in chunked._steps(True) if isinstance(s.layer, fused.ConvReluMaxPool)]
+    assert [len(op._cache[2]) for op in ops] == [8, 8]  # the last step ran in 8 chunks
+    np.testing.assert_allclose(h2.history["loss"], h1.history["loss"], rtol=1e-5)
+    for a, b in zip(chunked.get_weights(), whole.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 

@@ -67,12 +67,9 @@ reads are not computed at all (they would only receive zero gradient). The
 input gradient is added back one kernel tap at a time
 (``_input_gradient``). The rest is as in ``_fast.py``: the bias as a ones
 column (db is the last row of the dW product), the K-major layout for one
-input channel, products on BLAS's threads. (Running the step over chunks of
-a few images, to keep each chunk in the L2 cache, was measured: no faster at
-batch 32 and 64; for the first convolution at batch 128, chunks of 8–32
-images took 0.82–0.94 of the whole batch's time in a later measurement, at
-most a tenth of a classic step, so it is not built yet:
-``benchmarks/README.md``, "What was tried".)
+input channel, products on BLAS's threads. A batch whose Z would not fit in
+the cache runs in chunks of images, each chunk's Z read back while it is
+still there (``CHUNK_BYTES`` has the rule and its measurements).
 
 Reference for the identity: CS231n notes ("Convolutional Networks": the
 conv-relu-pool pattern); Chellapilla, Puri & Simard, "High Performance
@@ -173,6 +170,34 @@ def _by_pool_offset(a, p, q, strides, pooled_hw, pool_size):
     return view.transpose(2, 4, 0, 1, 3, *range(5, view.ndim))  # the pool offsets first
 
 
+CHUNK_BYTES = 2 * 2**20
+"""How much of the convolution's output Z one pass holds when the whole batch's would not fit a cache.
+
+A batch whose Z (P·M_p·F numbers) is larger than ``4 * CHUNK_BYTES`` runs in
+runs of images whose Z fits ``CHUNK_BYTES`` (2 MiB: the L2 of one core of the
+2-vCPU Xeon VM the benchmarks ran on), so Z is still in cache when the max,
+the masks and, in the backward pass, the gradient blocks read it. Measured
+there for the first convolution of the MNIST CNNs (28x28x1 → 26x26x32, Z 86.5
+KB per image), its fused forward and backward alternated with the whole
+batch: at batch 128 (Z 11 MB) chunks of 8–32 images took 0.82–0.94 of the
+time, chunks of 64 0.98; at batch 32 and 64 (Z 2.8 and 5.5 MB), 0.97–1.03;
+the second convolution at batch 128 (Z 3.3 MB) 0.94–1.01. With this rule
+(runs of 24 images for the first convolution from batch 97 up), against no
+chunks, in one process, rounds alternated: the classic CNN's ``fit`` step at
+batch 128 18.7 → 15.6 ms (per-round ratio 0.82, 0.76–0.91, 10 rounds), the
+deeper CNN's 0.97 (0.86–1.10); ``predict`` at batch 128 0.91 (classic) and
+0.98 (deeper).
+"""
+
+
+def _image_chunks(n_batch: int, image_bytes: int, chunk_bytes: int) -> list[tuple[int, int]]:
+    """Consecutive image ranges ``(start, stop)`` that cover the batch, by the rule of ``CHUNK_BYTES``."""
+    if n_batch * image_bytes <= 4 * chunk_bytes:
+        return [(0, n_batch)]
+    size = max(1, chunk_bytes // image_bytes)
+    return [(start, min(start + size, n_batch)) for start in range(0, n_batch, size)]
+
+
 class ConvReluMaxPool:
     r"""``pool(relu(conv(x)))`` of a ``fusable`` pair, forward and backward, by the facts in the module docstring.
 
@@ -180,18 +205,33 @@ class ConvReluMaxPool:
     ``backward(dy, input_grad=True)`` fills ``conv.grads`` and returns
     :math:`\partial L/\partial x` (None with ``input_grad=False``). A batch
     that fails ``_sums_stay_finite`` goes through ``conv`` and ``pool`` unfused.
+    A large batch runs in chunks of images (``CHUNK_BYTES``, read at each call;
+    ``chunk_bytes`` sets another size): the forward pass of each chunk writes its own rows of
+    the output, and the backward pass adds up the chunks' dW products,
+    :math:`dW = \sum_{\text{chunks}} [\text{cols}_c, 1]^\top dZ_c`, the same sum
+    over the images in another order.
     """
 
     skips_input_grad = True
 
-    def __init__(self, conv_layer: Conv2D, pool_layer: MaxPooling2D):
+    def __init__(
+        self, conv_layer: Conv2D, pool_layer: MaxPooling2D, chunk_bytes: int | None = None
+    ):
         if not fusable(conv_layer, pool_layer):
             raise ValueError(
                 "Invalid value for arguments conv_layer, pool_layer. Expected a Conv2D with "
                 "activation='relu' and a MaxPooling2D with strides == pool_size and "
                 f"padding='valid'. Received {conv_layer!r}, {pool_layer!r}."
             )
+        if chunk_bytes is not None and (
+            isinstance(chunk_bytes, bool) or not isinstance(chunk_bytes, int) or chunk_bytes < 1
+        ):
+            raise ValueError(
+                "Invalid value for argument chunk_bytes. Expected None (CHUNK_BYTES) or a "
+                f"positive int. Received chunk_bytes={chunk_bytes!r}"
+            )
         self.conv, self.pool = conv_layer, pool_layer
+        self.chunk_bytes = chunk_bytes
         self.name = f"{conv_layer.name}+{pool_layer.name}"
         self._cache = None
 
@@ -205,13 +245,28 @@ class ConvReluMaxPool:
             self._cache = ("unfused",)
             return pool.forward(layer.forward(x, training=training), training=training)
         _fast.keep_freed_memory()
-        cols, k_major, (hp, wp) = _pool_major_cols(
+        hp, wp = self._pooled_hw(x.shape)
+        out = np.empty((x.shape[0], hp, wp, wb.shape[1]), dtype=layer.dtype)  # (N, H_p, W_p, F)
+        image_bytes = pool.pool_size[0] * pool.pool_size[1] * hp * wp * wb.shape[1] * out.itemsize
+        chunks = [
+            self._forward_chunk(x[start:stop], wb, out[start:stop], training)
+            for start, stop in _image_chunks(x.shape[0], image_bytes, self._chunk_bytes())
+        ]
+        self._cache = ("fused", x.shape, chunks if training else None)
+        return out
+
+    def _chunk_bytes(self):
+        return CHUNK_BYTES if self.chunk_bytes is None else self.chunk_bytes
+
+    def _forward_chunk(self, x, wb, out, training):
+        """One run of images: fills ``out`` (its rows of the output); returns what backward needs."""
+        layer, pool = self.conv, self.pool
+        cols, k_major, _ = _pool_major_cols(
             x, layer.kernel_size, layer.strides, layer.padding, pool.pool_size
         )
         z = _fast.matmul(cols.T if k_major else cols, wb)  # (P·M_p, F)
-        zk = z.reshape(-1, x.shape[0] * hp * wp, z.shape[1])  # (P, M_p, F): Z_k contiguous
-        out = np.empty((x.shape[0], hp, wp, z.shape[1]), dtype=layer.dtype)  # (N, H_p, W_p, F)
-        y = out.reshape(zk.shape[1:])  # (M_p, F), a view of out: the max is taken in place
+        y = out.reshape(-1, z.shape[1])  # (M_p, F), a view of out: the max is taken in place
+        zk = z.reshape(-1, *y.shape)  # (P, M_p, F): Z_k contiguous
         if zk.shape[0] == 1:
             np.copyto(y, zk[0])
         else:
@@ -220,12 +275,10 @@ class ConvReluMaxPool:
             np.maximum(y, zk[k], out=y)
         masks = _first_max_masks(zk, y) if training else None  # (P, M_p, F)
         np.maximum(y, 0, out=y)  # relu on the pooled tensor (fact 1)
-        if training:
-            np.logical_and(masks, y > 0, out=masks)  # relu'(y) = 1[y > 0] folded in (fact 2)
-            self._cache = ("fused", x.shape, cols, k_major, masks)
-        else:
-            self._cache = ("fused", x.shape, None, k_major, None)
-        return out
+        if not training:
+            return None
+        np.logical_and(masks, y > 0, out=masks)  # relu'(y) = 1[y > 0] folded in (fact 2)
+        return x.shape[0], cols, k_major, masks
 
     def backward(self, dy, input_grad=True):
         if self._cache is None:
@@ -234,21 +287,29 @@ class ConvReluMaxPool:
             )
         if self._cache[0] == "unfused":
             return self.conv.backward(self.pool.backward(dy), input_grad=input_grad)
-        _, x_shape, cols, k_major, masks = self._cache
+        _, x_shape, chunks = self._cache
         layer = self.conv
-        if masks is None:
+        if chunks is None:
             raise RuntimeError(
                 f"{self.name}: backward() needs a forward(training=True) call; the latest was inference."
             )
         kh, kw, c, n_filters = layer.kernel.shape
         dy = layer._upstream(dy, (x_shape[0], *self._pooled_hw(x_shape), n_filters))
-        # dZ_k = dy ⊙ m_k ⊙ 1[y > 0] (the masks hold both), every block in one broadcast
-        dz = np.multiply(dy.reshape(masks.shape[1:]), masks)  # (P, M_p, F)
-        dz = dz.reshape(-1, n_filters)  # (P·M_p, F)
-        dwb = _fast.matmul(cols if k_major else cols.T, dz)  # (K + 1, F): [cols, 1]^T dZ
+        dwb, dxs, start = None, [], 0
+        for n_chunk, cols, k_major, masks in chunks:
+            # dZ_k = dy ⊙ m_k ⊙ 1[y > 0] (the masks hold both), every block in one broadcast
+            dz = np.multiply(dy[start : start + n_chunk].reshape(masks.shape[1:]), masks)
+            dz = dz.reshape(-1, n_filters)  # (P·M_p, F)
+            part = _fast.matmul(cols if k_major else cols.T, dz)  # (K + 1, F): [cols, 1]^T dZ
+            dwb = part if dwb is None else np.add(dwb, part, out=dwb)
+            if input_grad:
+                dxs.append(self._input_gradient(dz, (n_chunk, *x_shape[1:])))
+            start += n_chunk
         dkernel = dwb[: kh * kw * c].reshape(kh, kw, c, n_filters)
         layer.grads = [dkernel, dwb[-1].copy()] if layer.use_bias else [dkernel]
-        return self._input_gradient(dz, x_shape) if input_grad else None
+        if not input_grad:
+            return None
+        return dxs[0] if len(dxs) == 1 else np.concatenate(dxs)  # (N, H, W, C)
 
     def _pooled_hw(self, x_shape):
         (h_out, w_out), _ = conv.window_geometry(
