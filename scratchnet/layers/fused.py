@@ -206,10 +206,10 @@ class ConvReluMaxPool:
     :math:`\partial L/\partial x` (None with ``input_grad=False``). A batch
     that fails ``_sums_stay_finite`` goes through ``conv`` and ``pool`` unfused.
     A large batch runs in chunks of images (``CHUNK_BYTES``, read at each call;
-    ``chunk_bytes`` sets another size): the forward pass of each chunk writes its own rows of
-    the output, and the backward pass adds up the chunks' dW products,
-    :math:`dW = \sum_{\text{chunks}} [\text{cols}_c, 1]^\top dZ_c`, the same sum
-    over the images in another order.
+    ``chunk_bytes`` sets another size): the forward pass of each chunk writes
+    its own rows of the output, and the backward pass adds up the chunks' dW
+    products, :math:`dW = \sum_{\text{chunks}} [\text{cols}_c, 1]^\top dZ_c`,
+    the same sum over the images in another order.
     """
 
     skips_input_grad = True
